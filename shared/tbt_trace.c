@@ -1,0 +1,430 @@
+/* tbt_trace.c - span storage, tree building, meta attributes. */
+#include "tbt_trace.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+struct tbt_trace {
+    tbt_arena *arena;
+    tbt_span **spans; /* depth-first order after finalize */
+    size_t n, cap;
+    /* open-addressing index on (trace_id, span_id) */
+    tbt_span **index;
+    size_t index_cap;
+    size_t n_trace_ids;
+    bool finalized;
+};
+
+tbt_trace *tbt_trace_new(void)
+{
+    tbt_trace *t = tbt_xcalloc(1, sizeof(*t));
+    t->arena = tbt_arena_new();
+    return t;
+}
+
+void tbt_trace_free(tbt_trace *t)
+{
+    if (!t)
+        return;
+    tbt_arena_free(t->arena);
+    free(t->spans);
+    free(t->index);
+    free(t);
+}
+
+tbt_arena *tbt_trace_arena(tbt_trace *t)
+{
+    return t->arena;
+}
+
+tbt_span *tbt_trace_add_span(tbt_trace *t)
+{
+    TBT_GROW(t->spans, t->cap, t->n + 1);
+    tbt_span *s = tbt_arena_alloc(t->arena, sizeof(*s));
+    t->spans[t->n++] = s;
+    t->finalized = false;
+    return s;
+}
+
+tbt_resource *tbt_trace_new_resource(tbt_trace *t)
+{
+    return tbt_arena_alloc(t->arena, sizeof(tbt_resource));
+}
+
+tbt_scope *tbt_trace_new_scope(tbt_trace *t)
+{
+    return tbt_arena_alloc(t->arena, sizeof(tbt_scope));
+}
+
+static uint64_t span_hash(const uint8_t trace_id[16], const uint8_t span_id[8])
+{
+    uint64_t h = 1469598103934665603ull;
+    for (int i = 0; i < 8; i++)
+        h = (h ^ span_id[i]) * 1099511628211ull;
+    for (int i = 0; i < 16; i++)
+        h = (h ^ trace_id[i]) * 1099511628211ull;
+    return h ^ (h >> 29);
+}
+
+static bool same_id(const tbt_span *s, const uint8_t trace_id[16], const uint8_t span_id[8])
+{
+    return memcmp(s->span_id, span_id, 8) == 0 && memcmp(s->trace_id, trace_id, 16) == 0;
+}
+
+tbt_span *tbt_trace_find(const tbt_trace *t, const uint8_t trace_id[16], const uint8_t span_id[8])
+{
+    if (!t->index_cap)
+        return NULL;
+    size_t mask = t->index_cap - 1;
+    for (size_t i = span_hash(trace_id, span_id) & mask;; i = (i + 1) & mask) {
+        tbt_span *s = t->index[i];
+        if (!s)
+            return NULL;
+        if (same_id(s, trace_id, span_id))
+            return s;
+    }
+}
+
+static int cmp_start(const void *a, const void *b)
+{
+    const tbt_span *x = *(tbt_span *const *)a, *y = *(tbt_span *const *)b;
+    if (x->start_ns != y->start_ns)
+        return x->start_ns < y->start_ns ? -1 : 1;
+    int c = memcmp(x->trace_id, y->trace_id, 16);
+    if (c)
+        return c;
+    return memcmp(x->span_id, y->span_id, 8);
+}
+
+static int cmp_trace_id(const void *a, const void *b)
+{
+    return memcmp(a, b, 16);
+}
+
+/* Depth-first walk from root, iterative (hostile traces can be 100k deep),
+ * writing spans to out in visiting order. */
+static size_t dfs_from(tbt_span *root, tbt_span **out, size_t pos, tbt_span ***stack, size_t *stack_cap)
+{
+    size_t sp = 0;
+    TBT_GROW(*stack, *stack_cap, 1);
+    (*stack)[sp++] = root;
+    root->depth = 0;
+    while (sp > 0) {
+        tbt_span *s = (*stack)[--sp];
+        s->order = pos;
+        out[pos++] = s;
+        TBT_GROW(*stack, *stack_cap, sp + s->n_children);
+        /* Push children in reverse so the earliest is visited first. */
+        for (size_t i = s->n_children; i-- > 0;) {
+            s->children[i]->depth = s->depth + 1;
+            (*stack)[sp++] = s->children[i];
+        }
+    }
+    return pos;
+}
+
+static void compute_subtree_end(tbt_span **order, size_t n)
+{
+    /* Walk backwards: a span's subtree ends where its last child's does. */
+    for (size_t i = n; i-- > 0;) {
+        tbt_span *s = order[i];
+        s->subtree_end = s->n_children ? s->children[s->n_children - 1]->subtree_end : s->order + 1;
+    }
+}
+
+int tbt_trace_finalize(tbt_trace *t, size_t *dups)
+{
+    size_t ndup = 0;
+    /* 1. index, dropping duplicates (first copy wins) */
+    size_t cap = 16;
+    while (cap < t->n * 2)
+        cap <<= 1;
+    free(t->index);
+    t->index = tbt_xcalloc(cap, sizeof(*t->index));
+    t->index_cap = cap;
+    size_t keep = 0;
+    for (size_t k = 0; k < t->n; k++) {
+        tbt_span *s = t->spans[k];
+        size_t mask = cap - 1;
+        size_t i = span_hash(s->trace_id, s->span_id) & mask;
+        bool dup = false;
+        while (t->index[i]) {
+            if (same_id(t->index[i], s->trace_id, s->span_id)) {
+                dup = true;
+                break;
+            }
+            i = (i + 1) & mask;
+        }
+        if (dup) {
+            ndup++;
+            continue;
+        }
+        t->index[i] = s;
+        t->spans[keep++] = s;
+    }
+    t->n = keep;
+
+    /* 2. sort by start time, link parents, count children */
+    qsort(t->spans, t->n, sizeof(*t->spans), cmp_start);
+    for (size_t k = 0; k < t->n; k++) {
+        tbt_span *s = t->spans[k];
+        s->n_children = 0;
+        s->children = NULL;
+        s->parent = NULL;
+        tbt_hex_encode(s->trace_id, 16, s->trace_id_hex);
+        tbt_hex_encode(s->span_id, 8, s->span_id_hex);
+        if (tbt_is_all_zero(s->parent_id, 8))
+            s->parent_id_hex[0] = '\0';
+        else
+            tbt_hex_encode(s->parent_id, 8, s->parent_id_hex);
+    }
+    for (size_t k = 0; k < t->n; k++) {
+        tbt_span *s = t->spans[k];
+        if (tbt_is_all_zero(s->parent_id, 8) || memcmp(s->parent_id, s->span_id, 8) == 0)
+            continue;
+        tbt_span *p = tbt_trace_find(t, s->trace_id, s->parent_id);
+        if (p) {
+            s->parent = p;
+            p->n_children++;
+        }
+    }
+    for (size_t k = 0; k < t->n; k++) {
+        tbt_span *s = t->spans[k];
+        if (s->n_children) {
+            s->children = tbt_arena_calloc(t->arena, s->n_children, sizeof(tbt_span *));
+            s->n_children = 0;
+        }
+    }
+    for (size_t k = 0; k < t->n; k++) {
+        tbt_span *s = t->spans[k];
+        if (s->parent)
+            s->parent->children[s->parent->n_children++] = s;
+        s->order = SIZE_MAX;
+        s->type = tbt_span_type_of(s);
+        const tbt_value *svc = s->resource ? tbt_kv_find(s->resource->attrs, s->resource->n_attrs, "service.name") : NULL;
+        s->service = svc && svc->type == TBT_V_STRING ? svc->u.s.ptr : "";
+    }
+
+    /* 3. depth-first order from the roots (in start order); spans caught in
+     * parent cycles are unreachable: break each cycle at its earliest span. */
+    tbt_span **out = tbt_xmalloc((t->n ? t->n : 1) * sizeof(*out));
+    tbt_span **stack = NULL;
+    size_t stack_cap = 0, pos = 0;
+    for (size_t k = 0; k < t->n; k++)
+        if (!t->spans[k]->parent)
+            pos = dfs_from(t->spans[k], out, pos, &stack, &stack_cap);
+    for (size_t k = 0; pos < t->n && k < t->n; k++) {
+        tbt_span *s = t->spans[k];
+        if (s->order != SIZE_MAX)
+            continue;
+        /* detach s from its parent: it becomes a root */
+        tbt_span *p = s->parent;
+        for (size_t i = 0; i < p->n_children; i++) {
+            if (p->children[i] == s) {
+                memmove(&p->children[i], &p->children[i + 1], (p->n_children - i - 1) * sizeof(tbt_span *));
+                p->n_children--;
+                break;
+            }
+        }
+        s->parent = NULL;
+        pos = dfs_from(s, out, pos, &stack, &stack_cap);
+    }
+    free(stack);
+    memcpy(t->spans, out, t->n * sizeof(*out));
+    free(out);
+    compute_subtree_end(t->spans, t->n);
+
+    /* 4. distinct trace ids */
+    uint8_t(*ids)[16] = tbt_xmalloc((t->n ? t->n : 1) * 16);
+    for (size_t k = 0; k < t->n; k++)
+        memcpy(ids[k], t->spans[k]->trace_id, 16);
+    qsort(ids, t->n, 16, cmp_trace_id);
+    size_t distinct = 0;
+    for (size_t k = 0; k < t->n; k++)
+        if (k == 0 || memcmp(ids[k], ids[k - 1], 16) != 0)
+            distinct++;
+    free(ids);
+    t->n_trace_ids = distinct;
+    t->finalized = true;
+    if (dups)
+        *dups = ndup;
+    return 0;
+}
+
+size_t tbt_trace_span_count(const tbt_trace *t)
+{
+    return t->n;
+}
+
+tbt_span *tbt_trace_span_at(const tbt_trace *t, size_t i)
+{
+    return i < t->n ? t->spans[i] : NULL;
+}
+
+size_t tbt_trace_id_count(const tbt_trace *t)
+{
+    return t->n_trace_ids;
+}
+
+size_t tbt_trace_memory(const tbt_trace *t)
+{
+    return tbt_arena_used(t->arena) + t->cap * sizeof(*t->spans) + t->index_cap * sizeof(*t->index) + sizeof(*t);
+}
+
+const char *tbt_span_kind_name(tbt_span_kind k)
+{
+    switch (k) {
+    case TBT_KIND_INTERNAL: return "internal";
+    case TBT_KIND_SERVER: return "server";
+    case TBT_KIND_CLIENT: return "client";
+    case TBT_KIND_PRODUCER: return "producer";
+    case TBT_KIND_CONSUMER: return "consumer";
+    default: return "unspecified";
+    }
+}
+
+const char *tbt_status_code_name(tbt_status_code c)
+{
+    switch (c) {
+    case TBT_STATUS_OK: return "STATUS_CODE_OK";
+    case TBT_STATUS_ERROR: return "STATUS_CODE_ERROR";
+    default: return "STATUS_CODE_UNSET";
+    }
+}
+
+static bool has_prefix_attr(const tbt_span *s, const char *prefix)
+{
+    size_t pl = strlen(prefix);
+    for (size_t i = 0; i < s->n_attrs; i++)
+        if (s->attrs[i].key && strncmp(s->attrs[i].key, prefix, pl) == 0)
+            return true;
+    return false;
+}
+
+const char *tbt_span_type_of(const tbt_span *s)
+{
+    static const struct {
+        const char *prefix, *type;
+    } rules[] = {{"http.", "http"},           {"db.", "database"}, {"rpc.", "rpc"},
+                 {"messaging.", "messaging"}, {"faas.", "faas"},   {"exception.", "exception"}};
+    if (tbt_kv_find(s->attrs, s->n_attrs, "event_type") || (s->name && strcmp(s->name, "documentLoad") == 0))
+        return "general";
+    for (size_t i = 0; i < TBT_ARRAY_LEN(rules); i++)
+        if (has_prefix_attr(s, rules[i].prefix))
+            return rules[i].type;
+    return "general";
+}
+
+static const char *events_json(tbt_trace *t, tbt_span *s)
+{
+    if (s->events_json)
+        return s->events_json;
+    tbt_buf b = TBT_BUF_INIT;
+    tbt_buf_putc(&b, '[');
+    for (size_t i = 0; i < s->n_events; i++) {
+        const tbt_event *e = &s->events[i];
+        if (i)
+            tbt_buf_putc(&b, ',');
+        tbt_buf_puts(&b, "{\"name\":");
+        const char *nm = e->name ? e->name : "";
+        tbt_buf_json_str(&b, nm, strlen(nm));
+        tbt_buf_printf(&b, ",\"timestamp\":%llu,\"attributes\":", (unsigned long long)e->time_ns);
+        tbt_value kv = {.type = TBT_V_KVLIST};
+        kv.u.kv.items = e->attrs;
+        kv.u.kv.n = e->n_attrs;
+        tbt_value_to_json(&kv, &b);
+        tbt_buf_putc(&b, '}');
+    }
+    tbt_buf_putc(&b, ']');
+    s->events_json = tbt_arena_strndup(t->arena, tbt_buf_cstr(&b), b.len);
+    tbt_buf_free(&b);
+    return s->events_json;
+}
+
+bool tbt_span_attr(tbt_trace *t, tbt_span *s, const char *key, tbt_value *out)
+{
+    static const char meta[] = "tracetest.span.";
+    if (strncmp(key, meta, sizeof(meta) - 1) == 0) {
+        const char *m = key + sizeof(meta) - 1;
+        if (strcmp(m, "name") == 0) {
+            *out = tbt_value_str(s->name ? s->name : "");
+            return true;
+        }
+        if (strcmp(m, "type") == 0) {
+            *out = tbt_value_str(s->type ? s->type : tbt_span_type_of(s));
+            return true;
+        }
+        if (strcmp(m, "duration") == 0) {
+            *out = tbt_value_int(s->end_ns >= s->start_ns ? (int64_t)(s->end_ns - s->start_ns) : 0);
+            return true;
+        }
+        if (strcmp(m, "start_time") == 0) {
+            *out = tbt_value_int((int64_t)s->start_ns);
+            return true;
+        }
+        if (strcmp(m, "end_time") == 0) {
+            *out = tbt_value_int((int64_t)s->end_ns);
+            return true;
+        }
+        if (strcmp(m, "parent_id") == 0) {
+            *out = tbt_value_str(s->parent_id_hex);
+            return true;
+        }
+        if (strcmp(m, "id") == 0) {
+            *out = tbt_value_str(s->span_id_hex);
+            return true;
+        }
+        if (strcmp(m, "trace_id") == 0) {
+            *out = tbt_value_str(s->trace_id_hex);
+            return true;
+        }
+        if (strcmp(m, "status_code") == 0) {
+            *out = tbt_value_str(tbt_status_code_name(s->status_code));
+            return true;
+        }
+        if (strcmp(m, "status_description") == 0) {
+            *out = tbt_value_str(s->status_message ? s->status_message : "");
+            return true;
+        }
+        if (strcmp(m, "kind") == 0) {
+            *out = tbt_value_str(tbt_span_kind_name(s->kind));
+            return true;
+        }
+        /* other tracetest.span.* names fall through to real attributes */
+    }
+    if (strcmp(key, "span.events") == 0) {
+        *out = tbt_value_str(events_json(t, s));
+        return true;
+    }
+    const tbt_value *v = tbt_kv_find(s->attrs, s->n_attrs, key);
+    if (!v && s->resource)
+        v = tbt_kv_find(s->resource->attrs, s->resource->n_attrs, key);
+    if (!v && s->scope) {
+        v = tbt_kv_find(s->scope->attrs, s->scope->n_attrs, key);
+        if (!v && s->scope->name && strcmp(key, "otel.scope.name") == 0) {
+            *out = tbt_value_str(s->scope->name);
+            return true;
+        }
+        if (!v && s->scope->version && strcmp(key, "otel.scope.version") == 0) {
+            *out = tbt_value_str(s->scope->version);
+            return true;
+        }
+    }
+    if (!v)
+        return false;
+    *out = *v;
+    return true;
+}
+
+bool tbt_span_property(tbt_trace *t, tbt_span *s, const char *key, tbt_value *out)
+{
+    if (strcmp(key, "name") == 0) {
+        *out = tbt_value_str(s->name ? s->name : "");
+        return true;
+    }
+    if (strcmp(key, "kind") == 0) {
+        *out = tbt_value_str(tbt_span_kind_name(s->kind));
+        return true;
+    }
+    return tbt_span_attr(t, s, key, out);
+}

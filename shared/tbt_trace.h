@@ -1,0 +1,158 @@
+/*
+ * tbt_trace.h - the trace model: a set of spans (possibly from several
+ * trace ids, when linked traces are pulled in), their tree, and the
+ * Tracetest meta attributes.
+ *
+ * Building: tbt_trace_new(), then tbt_trace_add_span() for each span
+ * (fields filled by the caller, strings and arrays allocated from
+ * tbt_trace_arena()), then tbt_trace_finalize(), which de-duplicates
+ * (trace_id, span_id), links parents and children (children ordered by
+ * start time), computes the depth-first order and each span's type.
+ * After finalize the trace is read-only except for lazily cached text.
+ *
+ * Ownership: the trace owns every span and everything in its arena;
+ * tbt_trace_free() releases all of it. Not thread-safe.
+ */
+#ifndef TBT_TRACE_H
+#define TBT_TRACE_H
+
+#include "tbt_value.h"
+
+typedef enum tbt_span_kind {
+    TBT_KIND_UNSPECIFIED = 0,
+    TBT_KIND_INTERNAL = 1,
+    TBT_KIND_SERVER = 2,
+    TBT_KIND_CLIENT = 3,
+    TBT_KIND_PRODUCER = 4,
+    TBT_KIND_CONSUMER = 5,
+} tbt_span_kind;
+
+typedef enum tbt_status_code {
+    TBT_STATUS_UNSET = 0,
+    TBT_STATUS_OK = 1,
+    TBT_STATUS_ERROR = 2,
+} tbt_status_code;
+
+typedef struct tbt_event {
+    uint64_t time_ns;
+    const char *name;
+    tbt_kv *attrs;
+    size_t n_attrs;
+    uint32_t dropped_attrs;
+} tbt_event;
+
+typedef struct tbt_link {
+    uint8_t trace_id[16];
+    uint8_t span_id[8];
+    const char *trace_state;
+    tbt_kv *attrs;
+    size_t n_attrs;
+    uint32_t dropped_attrs;
+    uint32_t flags;
+} tbt_link;
+
+/* Attributes shared by all spans of one ResourceSpans / ScopeSpans. */
+typedef struct tbt_resource {
+    tbt_kv *attrs;
+    size_t n_attrs;
+    uint32_t dropped_attrs;
+    const char *schema_url;
+} tbt_resource;
+
+typedef struct tbt_scope {
+    const char *name;
+    const char *version;
+    tbt_kv *attrs;
+    size_t n_attrs;
+    uint32_t dropped_attrs;
+    const char *schema_url;
+} tbt_scope;
+
+typedef struct tbt_span tbt_span;
+
+struct tbt_span {
+    /* ---- filled by the builder ---- */
+    uint8_t trace_id[16];
+    uint8_t span_id[8];
+    uint8_t parent_id[8]; /* all zero: no parent */
+    const char *trace_state;
+    const char *name;
+    tbt_span_kind kind;
+    uint64_t start_ns, end_ns;
+    tbt_status_code status_code;
+    const char *status_message;
+    uint32_t flags;
+    tbt_kv *attrs;
+    size_t n_attrs;
+    uint32_t dropped_attrs, dropped_events, dropped_links;
+    tbt_event *events;
+    size_t n_events;
+    tbt_link *links;
+    size_t n_links;
+    const tbt_resource *resource; /* may be NULL */
+    const tbt_scope *scope;       /* may be NULL */
+
+    /* ---- computed by tbt_trace_finalize ---- */
+    char trace_id_hex[33];
+    char span_id_hex[17];
+    char parent_id_hex[17]; /* "" when no parent */
+    tbt_span *parent;       /* NULL for roots and orphans */
+    tbt_span **children;    /* ordered by start time, then span id */
+    size_t n_children;
+    size_t order;           /* position in depth-first order */
+    size_t subtree_end;     /* order of the last span of this subtree + 1 */
+    unsigned depth;
+    const char *type;       /* http, database, rpc, messaging, faas,
+                               exception, general */
+    const char *service;    /* resource service.name or "" */
+    const char *events_json; /* cached JSON of span.events, lazily */
+};
+
+typedef struct tbt_trace tbt_trace;
+
+tbt_trace *tbt_trace_new(void);
+void tbt_trace_free(tbt_trace *t);
+tbt_arena *tbt_trace_arena(tbt_trace *t);
+/* A zeroed span owned by the trace. Valid until finalize reorders. */
+tbt_span *tbt_trace_add_span(tbt_trace *t);
+tbt_resource *tbt_trace_new_resource(tbt_trace *t);
+tbt_scope *tbt_trace_new_scope(tbt_trace *t);
+
+/* Link, order and index the spans. Duplicate (trace_id, span_id) pairs keep
+ * the first copy; the count of dropped duplicates is returned through
+ * dups (may be NULL). Returns 0. May be called again after more spans were
+ * added. */
+int tbt_trace_finalize(tbt_trace *t, size_t *dups);
+
+/* Spans in depth-first order (roots by start time, children by start time).
+ * Orphans (parent id set but not present) are roots. */
+size_t tbt_trace_span_count(const tbt_trace *t);
+tbt_span *tbt_trace_span_at(const tbt_trace *t, size_t i);
+tbt_span *tbt_trace_find(const tbt_trace *t, const uint8_t trace_id[16], const uint8_t span_id[8]);
+/* Number of distinct trace ids among the spans, and the first span's one. */
+size_t tbt_trace_id_count(const tbt_trace *t);
+
+/* Look up a property on a span as selectors and `attr:` see it:
+ *  - "name" (selectors only, see tbt_span_property) and the
+ *    tracetest.span.* meta attributes (name, type, duration, start_time,
+ *    end_time, parent_id, status_code, status_description, kind, id,
+ *    trace_id, service),
+ *  - "span.events" (JSON array),
+ *  - span attributes, then resource attributes, then scope attributes
+ *    ("otel.scope.name", "otel.scope.version" too).
+ * Fills *out (strings may point into the trace's arena) and returns true
+ * when found. */
+bool tbt_span_attr(tbt_trace *t, tbt_span *s, const char *key, tbt_value *out);
+/* Selector property: "name" and "kind" are the span's own; others as
+ * tbt_span_attr. */
+bool tbt_span_property(tbt_trace *t, tbt_span *s, const char *key, tbt_value *out);
+
+const char *tbt_span_kind_name(tbt_span_kind k);      /* "server", ... */
+const char *tbt_status_code_name(tbt_status_code c);  /* STATUS_CODE_ERROR */
+/* Span type by the reference's fixed rule. */
+const char *tbt_span_type_of(const tbt_span *s);
+
+/* Bytes held by the trace (arena + indexes), for memory figures. */
+size_t tbt_trace_memory(const tbt_trace *t);
+
+#endif
