@@ -17,6 +17,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #define TBT_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 #define TBT_UNUSED(x) ((void)(x))

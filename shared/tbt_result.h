@@ -1,0 +1,92 @@
+/*
+ * tbt_result.h - what a run produced: per test, per spec, per assertion,
+ * per span. Everything the reports (pretty, JSON, JUnit, HTML) and the
+ * coordinator's aggregation need.
+ *
+ * Ownership: a tbt_run_result owns an arena; every string and array of
+ * every result in it lives there. tbt_run_result_free() releases all.
+ */
+#ifndef TBT_RESULT_H
+#define TBT_RESULT_H
+
+#include "tbt_common.h"
+
+typedef struct tbt_span_result {
+    const char *span_id;   /* hex, "" for the empty span (no match) */
+    const char *span_name; /* may be NULL */
+    const char *service;   /* may be NULL */
+    const char *trace_id;  /* hex; differs from the test's for linked traces */
+    bool passed;
+    const char *observed;  /* the left side's value, NULL on error */
+    const char *expected;  /* the right side's value, NULL on error */
+    const char *error;     /* why it could not be evaluated, or NULL */
+} tbt_span_result;
+
+typedef struct tbt_assert_result {
+    const char *assertion; /* source text */
+    bool passed;
+    tbt_span_result *spans;
+    size_t n_spans;
+    const char *warning;   /* e.g. the precedence note, or NULL */
+} tbt_assert_result;
+
+typedef struct tbt_spec_result {
+    const char *name;      /* may be "" */
+    const char *selector;
+    bool passed;
+    size_t n_selected;
+    tbt_assert_result *asserts;
+    size_t n_asserts;
+    const char *error;     /* selector could not be evaluated, or NULL */
+} tbt_spec_result;
+
+typedef struct tbt_output_result {
+    const char *name;
+    const char *value;     /* NULL when unresolved */
+    const char *warning;   /* why unresolved, or NULL */
+} tbt_output_result;
+
+typedef enum tbt_test_status {
+    TBT_TEST_PASSED,
+    TBT_TEST_FAILED,  /* a spec failed */
+    TBT_TEST_ERROR,   /* could not be run or evaluated (trigger, trace, definition) */
+    TBT_TEST_SKIPPED, /* a suite stopped before this step */
+} tbt_test_status;
+
+typedef struct tbt_test_result {
+    const char *id;
+    const char *name;
+    const char *file;
+    const char *suite;       /* suite name when run as a step, else NULL */
+    const char *environment; /* NULL for local runs */
+    tbt_test_status status;
+    const char *trace_id;    /* hex, may be "" */
+    size_t n_spans;
+    size_t n_traces;         /* distinct trace ids evaluated */
+    tbt_spec_result *specs;
+    size_t n_specs;
+    tbt_output_result *outputs;
+    size_t n_outputs;
+    const char *error;       /* for TBT_TEST_ERROR */
+    const char *completion;  /* why waiting for the trace stopped, or NULL */
+    uint64_t trigger_ns;     /* trigger wall time, 0 when none */
+    uint64_t trace_ns;       /* trigger start to trace complete, 0 when none */
+    uint64_t eval_ns;        /* evaluation time */
+} tbt_test_result;
+
+typedef struct tbt_run_result {
+    tbt_arena *arena;
+    tbt_test_result *tests;
+    size_t n_tests, cap_tests;
+} tbt_run_result;
+
+tbt_run_result *tbt_run_result_new(void);
+void tbt_run_result_free(tbt_run_result *r);
+/* A zeroed test result appended to r (pointer valid until the next add). */
+tbt_test_result *tbt_run_result_add(tbt_run_result *r);
+/* counts */
+size_t tbt_run_result_count(const tbt_run_result *r, tbt_test_status st);
+bool tbt_run_result_passed(const tbt_run_result *r);
+const char *tbt_test_status_name(tbt_test_status st);
+
+#endif
