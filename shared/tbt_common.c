@@ -491,6 +491,28 @@ void tbt_error_format(const tbt_error *err, tbt_buf *out)
     }
 }
 
+void tbt_error_list_add(tbt_error_list *l, tbt_error *err)
+{
+    TBT_GROW(l->items, l->cap, l->n + 1);
+    memset(&l->items[l->n], 0, sizeof(tbt_error));
+    tbt_error_move(&l->items[l->n], err);
+    l->n++;
+}
+
+void tbt_error_list_format(const tbt_error_list *l, tbt_buf *out)
+{
+    for (size_t i = 0; i < l->n; i++)
+        tbt_error_format(&l->items[i], out);
+}
+
+void tbt_error_list_clear(tbt_error_list *l)
+{
+    for (size_t i = 0; i < l->n; i++)
+        tbt_error_clear(&l->items[i]);
+    free(l->items);
+    memset(l, 0, sizeof(*l));
+}
+
 /* ---- files ------------------------------------------------------------- */
 int tbt_read_file(const char *path, size_t max, char **out, size_t *len, tbt_error *err)
 {

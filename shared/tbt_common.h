@@ -131,6 +131,19 @@ void tbt_error_format(const tbt_error *err, tbt_buf *out);
 void tbt_error_clear(tbt_error *err);
 void tbt_error_move(tbt_error *dst, tbt_error *src);
 
+/* Several errors at once (a definition with three bad assertions reports
+ * all three). */
+typedef struct tbt_error_list {
+    tbt_error *items;
+    size_t n, cap;
+} tbt_error_list;
+
+#define TBT_ERROR_LIST_INIT {NULL, 0, 0}
+/* Moves *err into the list (err is left cleared). */
+void tbt_error_list_add(tbt_error_list *l, tbt_error *err);
+void tbt_error_list_format(const tbt_error_list *l, tbt_buf *out);
+void tbt_error_list_clear(tbt_error_list *l);
+
 /* Compute the file position of byte `offset` of a scalar's value that starts
  * at loc. Exact for single-line plain and quoted scalars without escapes;
  * for block scalars the line is advanced per newline in src. */

@@ -202,7 +202,9 @@ static int eval_attr(xeval *ev, const xnode *n, xval *out)
         return tbt_xeval_fail(ev, n, "attribute '%s' cannot be read here: there is no span", n->name);
     }
     tbt_value v;
-    if (!tbt_span_attr(c->trace, c->span, n->name, &v))
+    /* attr:name and attr:kind read the span's own fields unless an
+     * attribute of that name exists */
+    if (!tbt_span_attr(c->trace, c->span, n->name, &v) && !tbt_span_property(c->trace, c->span, n->name, &v))
         return tbt_xeval_fail(ev, n, "attribute '%s' not found on span %s (%s)", n->name, c->span->span_id_hex,
                               c->span->name ? c->span->name : "");
     *out = tbt_xval_single(ev, item_from_value(ev, &v));
@@ -251,10 +253,10 @@ static int arith(xeval *ev, const xnode *n, const xval *l, const xval *r, xval *
             if (y == 0)
                 return tbt_xeval_fail(ev, n, "division by zero");
             res = x / y;
-            if (a->kind == XV_DUR && b->kind == XV_DUR)
+            /* a duration divided by a duration (a number next to a
+             * duration counts as nanoseconds) is a plain ratio */
+            if (b->kind == XV_DUR)
                 dur_result = false;
-            else if (a->kind != XV_DUR)
-                return tbt_xeval_fail(ev, n, "cannot divide a number by a duration");
             break;
         }
         if (dur_result) {

@@ -87,7 +87,7 @@ static size_t scan_name(const char *s, size_t len, size_t i)
 {
     while (i < len) {
         char c = s[i];
-        if (is_ident(c) || c == '.' || c == '/') {
+        if (is_ident(c) || c == '.' || c == '/' || (unsigned char)c >= 0x80) {
             i++;
         } else if (c == '-' && i > 0 && is_ident(s[i - 1]) && i + 1 < len && is_alpha(s[i + 1])) {
             i++;
@@ -327,6 +327,11 @@ static xtok lex(xlexer *lx)
     }
     t.kind = XT_ERROR;
     t.error = "unexpected character";
+    if ((unsigned char)c >= 0x80)
+        t.error = "unexpected character (non-ASCII text must be quoted)";
+    else if (c == ';' || c == '@' || c == '#' || c == '&' || c == '%' || c == '^' || c == '~' || c == '`' || c == '?' ||
+             c == ':' || c == '{' || c == '}' || c == '\\' || c == '$' || c == '.')
+        t.error = NULL; /* reported with the character itself */
     lx->pos = i + 1;
     while (lx->pos < n && ((unsigned char)s[lx->pos] & 0xC0) == 0x80)
         lx->pos++;

@@ -60,7 +60,11 @@ static xnode *new_node(xparser *p, xn_kind k, size_t off, size_t end)
 static void describe(xparser *p, const xtok *t, char *buf, size_t cap)
 {
     if (t->kind == XT_EOF) {
-        snprintf(buf, cap, "the end of the expression");
+        /* inside "${...}" the lexer stops at the closing brace */
+        if (t->off < p->u->len && p->u->src[t->off] == '}')
+            snprintf(buf, cap, "'}'");
+        else
+            snprintf(buf, cap, "the end of the expression");
         return;
     }
     size_t l = t->end - t->off;
@@ -71,7 +75,7 @@ static void describe(xparser *p, const xtok *t, char *buf, size_t cap)
 
 static int fail_tok(xparser *p, const xtok *t, const char *expected)
 {
-    if (t->kind == XT_ERROR)
+    if (t->kind == XT_ERROR && t->error)
         return tbt_xparse_fail(p, t->off, "%s", t->error);
     char found[64];
     describe(p, t, found, sizeof(found));

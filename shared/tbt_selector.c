@@ -119,6 +119,8 @@ static int parse_filter(sparser *p, sel_step *st)
                      found(p, fb, sizeof(fb)));
     }
     f.op_off = oo;
+    if (f.op == SEL_EQ && p->pos < p->len && p->s[p->pos] == '=')
+        return sfail(p, oo, "'==' is not a comparator; use '='");
     skip_blank(p);
     if (p->pos >= p->len || p->s[p->pos] == ']' || p->s[p->pos] == ',')
         return sfail(p, p->pos, "expected a value after '%s'", tbt_sel_op_name(f.op));

@@ -1,0 +1,261 @@
+/* tbt_eval.c - test plans and their evaluation. */
+#include "tbt_eval.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct plan_spec {
+    const tbt_spec_def *def;
+    tbt_selector *sel;
+    tbt_assertion **asserts;
+    size_t n_asserts;
+} plan_spec;
+
+typedef struct plan_output {
+    const tbt_output_def *def;
+    tbt_selector *sel;
+    tbt_expr *value;
+} plan_output;
+
+struct tbt_plan {
+    const tbt_test_def *def;
+    plan_spec *specs;
+    size_t n_specs;
+    plan_output *outputs;
+    size_t n_outputs;
+    const tbt_selector **selectors;
+    size_t n_selectors;
+};
+
+static const char *str_or(const tbt_str *s, const char *dflt)
+{
+    return s->s ? s->s : dflt;
+}
+
+static void add_err(tbt_error_list *errs, const tbt_defs *defs, tbt_error *e)
+{
+    if (defs)
+        tbt_defs_error_source(defs, e);
+    tbt_error_list_add(errs, e);
+}
+
+int tbt_plan_compile(const tbt_test_def *def, const tbt_defs *defs, tbt_plan **out, tbt_error_list *errs)
+{
+    *out = NULL;
+    size_t nerr0 = errs->n;
+    tbt_plan *p = tbt_xcalloc(1, sizeof(*p));
+    p->def = def;
+    p->n_specs = def->n_specs;
+    p->specs = tbt_xcalloc(def->n_specs ? def->n_specs : 1, sizeof(plan_spec));
+    p->n_outputs = def->n_outputs;
+    p->outputs = tbt_xcalloc(def->n_outputs ? def->n_outputs : 1, sizeof(plan_output));
+    p->selectors = tbt_xcalloc(def->n_specs + def->n_outputs + 1, sizeof(tbt_selector *));
+    for (size_t i = 0; i < def->n_outputs; i++) {
+        const tbt_output_def *od = &def->outputs[i];
+        plan_output *po = &p->outputs[i];
+        po->def = od;
+        tbt_error e = TBT_ERROR_INIT;
+        if (tbt_selector_parse(str_or(&od->selector, ""), &od->selector.loc, &po->sel, &e) != 0) {
+            tbt_error_prefix(&e, "output '%s': invalid selector", str_or(&od->name, ""));
+            add_err(errs, defs, &e);
+        } else {
+            p->selectors[p->n_selectors++] = po->sel;
+        }
+        if (tbt_expr_parse(str_or(&od->value, ""), &od->value.loc, &po->value, &e) != 0) {
+            tbt_error_prefix(&e, "output '%s': invalid value", str_or(&od->name, ""));
+            add_err(errs, defs, &e);
+        }
+    }
+    for (size_t i = 0; i < def->n_specs; i++) {
+        const tbt_spec_def *sd = &def->specs[i];
+        plan_spec *ps = &p->specs[i];
+        ps->def = sd;
+        tbt_error e = TBT_ERROR_INIT;
+        if (tbt_selector_parse(str_or(&sd->selector, ""), &sd->selector.loc, &ps->sel, &e) != 0) {
+            tbt_error_prefix(&e, "invalid selector");
+            add_err(errs, defs, &e);
+        } else {
+            p->selectors[p->n_selectors++] = ps->sel;
+        }
+        ps->asserts = tbt_xcalloc(sd->n_assertions ? sd->n_assertions : 1, sizeof(tbt_assertion *));
+        ps->n_asserts = sd->n_assertions;
+        for (size_t k = 0; k < sd->n_assertions; k++) {
+            if (tbt_assertion_parse(str_or(&sd->assertions[k], ""), &sd->assertions[k].loc, &ps->asserts[k], &e) != 0) {
+                tbt_error_prefix(&e, "invalid assertion");
+                add_err(errs, defs, &e);
+            }
+        }
+    }
+    if (errs->n > nerr0) {
+        tbt_plan_free(p);
+        return -EINVAL;
+    }
+    *out = p;
+    return 0;
+}
+
+void tbt_plan_free(tbt_plan *p)
+{
+    if (!p)
+        return;
+    for (size_t i = 0; i < p->n_specs; i++) {
+        tbt_selector_free(p->specs[i].sel);
+        for (size_t k = 0; k < p->specs[i].n_asserts; k++)
+            tbt_assertion_free(p->specs[i].asserts[k]);
+        free(p->specs[i].asserts);
+    }
+    for (size_t i = 0; i < p->n_outputs; i++) {
+        tbt_selector_free(p->outputs[i].sel);
+        tbt_expr_free(p->outputs[i].value);
+    }
+    free(p->specs);
+    free(p->outputs);
+    free(p->selectors);
+    free(p);
+}
+
+const tbt_test_def *tbt_plan_def(const tbt_plan *p)
+{
+    return p->def;
+}
+
+size_t tbt_plan_selector_count(const tbt_plan *p)
+{
+    return p->n_selectors;
+}
+
+const tbt_selector *tbt_plan_selector_at(const tbt_plan *p, size_t i)
+{
+    return i < p->n_selectors ? p->selectors[i] : NULL;
+}
+
+static const char *adup(tbt_run_result *rr, const char *s)
+{
+    return s ? tbt_arena_strdup(rr->arena, s) : NULL;
+}
+
+static const char *error_text(tbt_run_result *rr, const tbt_error *e)
+{
+    tbt_buf b = TBT_BUF_INIT;
+    tbt_error_format(e, &b);
+    while (b.len && b.data[b.len - 1] == '\n')
+        b.data[--b.len] = '\0';
+    const char *s = tbt_arena_strdup(rr->arena, tbt_buf_cstr(&b));
+    tbt_buf_free(&b);
+    return s;
+}
+
+static void eval_outputs(const tbt_plan *p, tbt_trace *t, tbt_vars *vars, tbt_run_result *rr, tbt_test_result *out)
+{
+    out->n_outputs = p->n_outputs;
+    out->outputs = tbt_arena_calloc(rr->arena, p->n_outputs ? p->n_outputs : 1, sizeof(tbt_output_result));
+    for (size_t i = 0; i < p->n_outputs; i++) {
+        const plan_output *po = &p->outputs[i];
+        tbt_output_result *orr = &out->outputs[i];
+        orr->name = adup(rr, str_or(&po->def->name, ""));
+        tbt_span **spans = NULL;
+        size_t n = 0;
+        tbt_error e = TBT_ERROR_INIT;
+        if (tbt_selector_select(po->sel, t, vars, &spans, &n, &e) != 0) {
+            orr->warning = error_text(rr, &e);
+            tbt_error_clear(&e);
+            continue;
+        }
+        tbt_eval_ctx ctx = {.trace = t, .span = n ? spans[0] : NULL, .vars = vars, .selected_count = n,
+                            .have_selection = true};
+        char *val = NULL;
+        if (tbt_expr_eval_text(po->value, &ctx, &val, &e) == 0) {
+            orr->value = adup(rr, val);
+            tbt_vars_set(vars, orr->name, val);
+            free(val);
+        } else if (n == 0) {
+            orr->warning = tbt_arena_sprintf(rr->arena, "unresolved: the selector \"%s\" matched no span",
+                                             tbt_selector_source(po->sel));
+        } else {
+            orr->warning = tbt_arena_sprintf(rr->arena, "unresolved: %s", e.msg ? e.msg : "evaluation failed");
+        }
+        tbt_error_clear(&e);
+        free(spans);
+    }
+}
+
+static void eval_assertion(const tbt_assertion *a, tbt_trace *t, tbt_span **spans, size_t n, const tbt_vars *vars,
+                           tbt_run_result *rr, tbt_assert_result *ar)
+{
+    ar->assertion = adup(rr, tbt_assertion_source(a));
+    size_t runs = n ? n : 1;
+    ar->n_spans = runs;
+    ar->spans = tbt_arena_calloc(rr->arena, runs, sizeof(tbt_span_result));
+    ar->passed = true;
+    for (size_t i = 0; i < runs; i++) {
+        tbt_span *sp = n ? spans[i] : NULL;
+        tbt_eval_ctx ctx = {.trace = t, .span = sp, .vars = vars, .selected_count = n, .have_selection = true};
+        tbt_assert_outcome o;
+        tbt_assertion_eval(a, &ctx, &o);
+        tbt_span_result *sr = &ar->spans[i];
+        /* copied: results outlive the trace */
+        sr->span_id = sp ? adup(rr, sp->span_id_hex) : "";
+        sr->span_name = sp ? adup(rr, sp->name) : NULL;
+        sr->service = sp ? adup(rr, sp->service) : NULL;
+        sr->trace_id = sp ? adup(rr, sp->trace_id_hex) : "";
+        sr->passed = o.passed;
+        sr->observed = adup(rr, o.observed);
+        sr->expected = adup(rr, o.expected);
+        sr->error = adup(rr, o.error);
+        if (o.warning && !ar->warning)
+            ar->warning = adup(rr, o.warning);
+        if (!o.passed)
+            ar->passed = false;
+        tbt_assert_outcome_clear(&o);
+    }
+}
+
+void tbt_plan_evaluate(const tbt_plan *p, tbt_trace *t, tbt_vars *vars, tbt_run_result *rr, tbt_test_result *out)
+{
+    uint64_t t0 = tbt_now_mono_ns();
+    const tbt_test_def *def = p->def;
+    out->id = adup(rr, def->id.s);
+    out->name = adup(rr, str_or(&def->name, str_or(&def->id, "(unnamed test)")));
+    out->file = adup(rr, def->file);
+    out->n_spans = tbt_trace_span_count(t);
+    out->n_traces = tbt_trace_id_count(t);
+    tbt_span *root = tbt_trace_span_at(t, 0);
+    out->trace_id = adup(rr, root ? root->trace_id_hex : "");
+    eval_outputs(p, t, vars, rr, out);
+    out->n_specs = p->n_specs;
+    out->specs = tbt_arena_calloc(rr->arena, p->n_specs ? p->n_specs : 1, sizeof(tbt_spec_result));
+    bool all = true;
+    for (size_t i = 0; i < p->n_specs; i++) {
+        const plan_spec *ps = &p->specs[i];
+        tbt_spec_result *sr = &out->specs[i];
+        sr->name = adup(rr, str_or(&ps->def->name, ""));
+        sr->selector = adup(rr, tbt_selector_source(ps->sel));
+        sr->n_asserts = ps->n_asserts;
+        sr->asserts = tbt_arena_calloc(rr->arena, ps->n_asserts ? ps->n_asserts : 1, sizeof(tbt_assert_result));
+        tbt_span **spans = NULL;
+        size_t n = 0;
+        tbt_error e = TBT_ERROR_INIT;
+        if (tbt_selector_select(ps->sel, t, vars, &spans, &n, &e) != 0) {
+            sr->error = error_text(rr, &e);
+            sr->passed = false;
+            all = false;
+            tbt_error_clear(&e);
+            for (size_t k = 0; k < ps->n_asserts; k++)
+                sr->asserts[k].assertion = adup(rr, tbt_assertion_source(ps->asserts[k]));
+            continue;
+        }
+        sr->n_selected = n;
+        sr->passed = true;
+        for (size_t k = 0; k < ps->n_asserts; k++) {
+            eval_assertion(ps->asserts[k], t, spans, n, vars, rr, &sr->asserts[k]);
+            if (!sr->asserts[k].passed)
+                sr->passed = false;
+        }
+        if (!sr->passed)
+            all = false;
+        free(spans);
+    }
+    out->status = all ? TBT_TEST_PASSED : TBT_TEST_FAILED;
+    out->eval_ns = tbt_now_mono_ns() - t0;
+}
