@@ -126,7 +126,29 @@ void tbt_arena_free(tbt_arena *a)
     free(a);
 }
 
-void *tbt_arena_alloc(tbt_arena *a, size_t n)
+void tbt_arena_reset(tbt_arena *a)
+{
+    if (!a || !a->head)
+        return;
+    /* keep the oldest (smallest) chunk */
+    tbt_arena_chunk *c = a->head, *keep = NULL;
+    while (c) {
+        tbt_arena_chunk *n = c->next;
+        if (!n)
+            keep = c;
+        else
+            free(c);
+        c = n;
+    }
+    keep->used = 0;
+    keep->next = NULL;
+    a->head = keep;
+    a->used = 0;
+    a->next_size = keep->size * 2;
+}
+
+/* Bump allocation without zeroing (for copies that overwrite it all). */
+static void *arena_raw(tbt_arena *a, size_t n)
 {
     n = (n + 15u) & ~(size_t)15u;
     if (n == 0)
@@ -147,6 +169,12 @@ void *tbt_arena_alloc(tbt_arena *a, size_t n)
     void *p = c->data + c->used;
     c->used += n;
     a->used += n;
+    return p;
+}
+
+void *tbt_arena_alloc(tbt_arena *a, size_t n)
+{
+    void *p = arena_raw(a, n);
     memset(p, 0, n);
     return p;
 }
@@ -160,7 +188,7 @@ void *tbt_arena_calloc(tbt_arena *a, size_t nmemb, size_t size)
 
 char *tbt_arena_strndup(tbt_arena *a, const char *s, size_t n)
 {
-    char *p = tbt_arena_alloc(a, n + 1);
+    char *p = arena_raw(a, n + 1);
     if (n)
         memcpy(p, s, n);
     p[n] = '\0';
@@ -174,7 +202,7 @@ char *tbt_arena_strdup(tbt_arena *a, const char *s)
 
 void *tbt_arena_memdup(tbt_arena *a, const void *p, size_t n)
 {
-    void *q = tbt_arena_alloc(a, n);
+    void *q = arena_raw(a, n);
     if (n)
         memcpy(q, p, n);
     return q;
@@ -189,7 +217,7 @@ char *tbt_arena_sprintf(tbt_arena *a, const char *fmt, ...)
     va_end(cp);
     if (n < 0)
         n = 0;
-    char *p = tbt_arena_alloc(a, (size_t)n + 1);
+    char *p = arena_raw(a, (size_t)n + 1);
     vsnprintf(p, (size_t)n + 1, fmt, ap);
     va_end(ap);
     return p;

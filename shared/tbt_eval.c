@@ -180,28 +180,73 @@ static void eval_outputs(const tbt_plan *p, tbt_trace *t, tbt_vars *vars, tbt_ru
     }
 }
 
-static void eval_assertion(const tbt_assertion *a, tbt_trace *t, tbt_span **spans, size_t n, const tbt_vars *vars,
-                           tbt_run_result *rr, tbt_assert_result *ar)
+/* Per-span identity copied into the results once, however many
+ * assertions look at the span (results outlive the trace). */
+typedef struct span_info {
+    const char *id, *name, *service, *trace_id;
+} span_info;
+
+typedef struct eval_state {
+    tbt_trace *t;
+    const tbt_vars *vars;
+    tbt_run_result *rr;
+    span_info **info; /* by depth-first position, lazily */
+    tbt_arena *scratch;
+} eval_state;
+
+static const span_info *info_for(eval_state *es, tbt_span *sp)
 {
+    span_info **slot = &es->info[sp->order];
+    if (!*slot) {
+        span_info *si = tbt_arena_alloc(es->rr->arena, sizeof(*si));
+        si->id = adup(es->rr, sp->span_id_hex);
+        si->name = adup(es->rr, sp->name);
+        si->service = adup(es->rr, sp->service);
+        si->trace_id = adup(es->rr, sp->trace_id_hex);
+        *slot = si;
+    }
+    return *slot;
+}
+
+/* Equal texts share one copy (expected values rarely differ per span). */
+static const char *adup_same(tbt_run_result *rr, const char *s, const char *prev)
+{
+    if (!s)
+        return NULL;
+    if (prev && strcmp(prev, s) == 0)
+        return prev;
+    return adup(rr, s);
+}
+
+static void eval_assertion(eval_state *es, const tbt_assertion *a, tbt_span **spans, size_t n, tbt_assert_result *ar)
+{
+    tbt_run_result *rr = es->rr;
     ar->assertion = adup(rr, tbt_assertion_source(a));
     size_t runs = n ? n : 1;
     ar->n_spans = runs;
     ar->spans = tbt_arena_calloc(rr->arena, runs, sizeof(tbt_span_result));
     ar->passed = true;
+    const char *prev_exp = NULL, *prev_obs = NULL;
     for (size_t i = 0; i < runs; i++) {
         tbt_span *sp = n ? spans[i] : NULL;
-        tbt_eval_ctx ctx = {.trace = t, .span = sp, .vars = vars, .selected_count = n, .have_selection = true};
+        tbt_eval_ctx ctx = {.trace = es->t, .span = sp, .vars = es->vars, .selected_count = n, .have_selection = true,
+                            .scratch = es->scratch};
         tbt_assert_outcome o;
         tbt_assertion_eval(a, &ctx, &o);
         tbt_span_result *sr = &ar->spans[i];
-        /* copied: results outlive the trace */
-        sr->span_id = sp ? adup(rr, sp->span_id_hex) : "";
-        sr->span_name = sp ? adup(rr, sp->name) : NULL;
-        sr->service = sp ? adup(rr, sp->service) : NULL;
-        sr->trace_id = sp ? adup(rr, sp->trace_id_hex) : "";
+        if (sp) {
+            const span_info *si = info_for(es, sp);
+            sr->span_id = si->id;
+            sr->span_name = si->name;
+            sr->service = si->service;
+            sr->trace_id = si->trace_id;
+        } else {
+            sr->span_id = "";
+            sr->trace_id = "";
+        }
         sr->passed = o.passed;
-        sr->observed = adup(rr, o.observed);
-        sr->expected = adup(rr, o.expected);
+        sr->observed = prev_obs = adup_same(rr, o.observed, prev_obs);
+        sr->expected = prev_exp = adup_same(rr, o.expected, prev_exp);
         sr->error = adup(rr, o.error);
         if (o.warning && !ar->warning)
             ar->warning = adup(rr, o.warning);
@@ -225,6 +270,19 @@ void tbt_plan_evaluate(const tbt_plan *p, tbt_trace *t, tbt_vars *vars, tbt_run_
     eval_outputs(p, t, vars, rr, out);
     out->n_specs = p->n_specs;
     out->specs = tbt_arena_calloc(rr->arena, p->n_specs ? p->n_specs : 1, sizeof(tbt_spec_result));
+    size_t ns = p->n_specs ? p->n_specs : 1;
+    const tbt_selector **sels = tbt_xcalloc(ns, sizeof(*sels));
+    tbt_span ***lists = tbt_xcalloc(ns, sizeof(*lists));
+    size_t *counts = tbt_xcalloc(ns, sizeof(*counts));
+    int *rcs = tbt_xcalloc(ns, sizeof(*rcs));
+    tbt_error *errs = tbt_xcalloc(ns, sizeof(*errs));
+    for (size_t i = 0; i < p->n_specs; i++)
+        sels[i] = p->specs[i].sel;
+    tbt_select_ws *ws = tbt_select_ws_new();
+    tbt_selector_select_many(sels, p->n_specs, t, vars, ws, lists, counts, rcs, errs);
+    tbt_select_ws_free(ws);
+    eval_state es = {.t = t, .vars = vars, .rr = rr, .scratch = tbt_arena_new()};
+    es.info = tbt_xcalloc(out->n_spans ? out->n_spans : 1, sizeof(*es.info));
     bool all = true;
     for (size_t i = 0; i < p->n_specs; i++) {
         const plan_spec *ps = &p->specs[i];
@@ -233,29 +291,35 @@ void tbt_plan_evaluate(const tbt_plan *p, tbt_trace *t, tbt_vars *vars, tbt_run_
         sr->selector = adup(rr, tbt_selector_source(ps->sel));
         sr->n_asserts = ps->n_asserts;
         sr->asserts = tbt_arena_calloc(rr->arena, ps->n_asserts ? ps->n_asserts : 1, sizeof(tbt_assert_result));
-        tbt_span **spans = NULL;
-        size_t n = 0;
-        tbt_error e = TBT_ERROR_INIT;
-        if (tbt_selector_select(ps->sel, t, vars, &spans, &n, &e) != 0) {
-            sr->error = error_text(rr, &e);
+        if (rcs[i] != 0) {
+            sr->error = error_text(rr, &errs[i]);
             sr->passed = false;
             all = false;
-            tbt_error_clear(&e);
             for (size_t k = 0; k < ps->n_asserts; k++)
                 sr->asserts[k].assertion = adup(rr, tbt_assertion_source(ps->asserts[k]));
             continue;
         }
-        sr->n_selected = n;
+        sr->n_selected = counts[i];
         sr->passed = true;
         for (size_t k = 0; k < ps->n_asserts; k++) {
-            eval_assertion(ps->asserts[k], t, spans, n, vars, rr, &sr->asserts[k]);
+            eval_assertion(&es, ps->asserts[k], lists[i], counts[i], &sr->asserts[k]);
             if (!sr->asserts[k].passed)
                 sr->passed = false;
         }
         if (!sr->passed)
             all = false;
-        free(spans);
     }
+    for (size_t i = 0; i < p->n_specs; i++) {
+        free(lists[i]);
+        tbt_error_clear(&errs[i]);
+    }
+    free(sels);
+    free(lists);
+    free(counts);
+    free(rcs);
+    free(errs);
+    free(es.info);
+    tbt_arena_free(es.scratch);
     out->status = all ? TBT_TEST_PASSED : TBT_TEST_FAILED;
     out->eval_ns = tbt_now_mono_ns() - t0;
 }

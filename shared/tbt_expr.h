@@ -53,6 +53,7 @@ typedef struct tbt_eval_ctx {
     const tbt_vars *vars;
     size_t selected_count;
     bool have_selection; /* selected_count is meaningful */
+    tbt_arena *scratch;  /* optional: reused (reset) across evaluations */
 } tbt_eval_ctx;
 
 typedef struct tbt_assert_outcome {

@@ -203,8 +203,8 @@ static int eval_attr(xeval *ev, const xnode *n, xval *out)
     }
     tbt_value v;
     /* attr:name and attr:kind read the span's own fields unless an
-     * attribute of that name exists */
-    if (!tbt_span_attr(c->trace, c->span, n->name, &v) && !tbt_span_property(c->trace, c->span, n->name, &v))
+     * attribute of that name exists (the prop's fallback) */
+    if (!tbt_span_get(c->trace, c->span, &n->prop, tbt_trace_key(c->trace, n->name), &v))
         return tbt_xeval_fail(ev, n, "attribute '%s' not found on span %s (%s)", n->name, c->span->span_id_hex,
                               c->span->name ? c->span->name : "");
     *out = tbt_xval_single(ev, item_from_value(ev, &v));
@@ -758,7 +758,8 @@ int tbt_assertion_eval(const tbt_assertion *a, const tbt_eval_ctx *ctx, tbt_asse
     memset(out, 0, sizeof(*out));
     tbt_error err = TBT_ERROR_INIT;
     tbt_assertion *mut = (tbt_assertion *)a;
-    xeval ev = {.ctx = ctx, .u = &mut->u, .arena = tbt_arena_new(), .err = &err};
+    tbt_arena *arena = ctx->scratch ? ctx->scratch : tbt_arena_new();
+    xeval ev = {.ctx = ctx, .u = &mut->u, .arena = arena, .err = &err};
     xval l, r;
     int rc = eval_side_pair(&ev, a, &l, &r);
     if (rc == 0) {
@@ -792,7 +793,10 @@ int tbt_assertion_eval(const tbt_assertion *a, const tbt_eval_ctx *ctx, tbt_asse
         tbt_buf_free(&w);
     }
     tbt_error_clear(&err);
-    tbt_arena_free(ev.arena);
+    if (ctx->scratch)
+        tbt_arena_reset(arena);
+    else
+        tbt_arena_free(arena);
     return rc;
 }
 

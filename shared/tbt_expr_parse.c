@@ -262,6 +262,7 @@ xnode *tbt_xparse_term(xparser *p)
     case XT_ATTR:
         r = new_node(p, XN_ATTR, t.off, t.end);
         r->name = tbt_arena_strndup(p->u->arena, p->u->src + t.voff, t.vend - t.voff);
+        r->prop = tbt_prop_resolve(r->name, false);
         p->u->uses_attr = true;
         break;
     case XT_VAR:

@@ -114,6 +114,8 @@ struct xnode {
     char op;
     xnode *l, *r;
     xnode *alt; /* BIN chains: the left-to-right reading, when it differs */
+    /* ATTR: resolved once at parse time */
+    tbt_prop prop;
     /* PIPE */
     xfilter filter;
     tbt_regex *re;

@@ -47,4 +47,20 @@ bool tbt_selector_uses_vars(const tbt_selector *s);
 int tbt_selector_select(const tbt_selector *s, tbt_trace *t, const tbt_vars *vars, tbt_span ***out, size_t *n,
                         tbt_error *err);
 
+/* Scratch buffers sized to a trace, reused across many selections (one
+ * evaluation of a test selects once per spec): saves page-faulting several
+ * megabytes per selector on large traces. */
+typedef struct tbt_select_ws tbt_select_ws;
+tbt_select_ws *tbt_select_ws_new(void);
+void tbt_select_ws_free(tbt_select_ws *ws);
+int tbt_selector_select_ws(const tbt_selector *s, tbt_trace *t, const tbt_vars *vars, tbt_select_ws *ws,
+                           tbt_span ***out, size_t *n, tbt_error *err);
+/* Several selectors at once: the first step of every chain of every
+ * selector is matched in one shared pass over the spans (a large trace does
+ * not fit in cache; one pass instead of one per spec is most of the cost).
+ * For each i: outs[i]/ns[i] as tbt_selector_select, or rcs[i] < 0 with
+ * errs[i] set. */
+void tbt_selector_select_many(const tbt_selector *const *sels, size_t n_sels, tbt_trace *t, const tbt_vars *vars,
+                              tbt_select_ws *ws, tbt_span ***outs, size_t *ns, int *rcs, tbt_error *errs);
+
 #endif

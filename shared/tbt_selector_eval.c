@@ -11,6 +11,8 @@
 
 typedef struct rfilter {
     const sel_filter *f;
+    tbt_prop prop;
+    const char *ikey;
     const char *text;
     size_t len;
     bool is_num;
@@ -26,11 +28,13 @@ typedef struct sel_run {
     tbt_buf scratch;
 } sel_run;
 
-static int resolve_filter(const tbt_selector *s, const sel_filter *f, const tbt_vars *vars, tbt_arena *a, rfilter *r,
-                          tbt_error *err)
+static int resolve_filter(const tbt_selector *s, tbt_trace *t, const sel_filter *f, const tbt_vars *vars, tbt_arena *a,
+                          rfilter *r, tbt_error *err)
 {
     memset(r, 0, sizeof(*r));
     r->f = f;
+    r->prop = tbt_prop_resolve(f->prop, true);
+    r->ikey = tbt_trace_key(t, f->prop);
     const xnode *v = f->value;
     if (v->kind == XN_NUM) {
         r->is_num = true;
@@ -93,7 +97,7 @@ static bool filter_matches(sel_run *run, const rfilter *r, tbt_span *sp)
 {
     const sel_filter *f = r->f;
     tbt_value v;
-    bool found = tbt_span_property(run->t, sp, f->prop, &v);
+    bool found = tbt_span_get(run->t, sp, &r->prop, r->ikey, &v);
     bool positive;
     sel_op op = f->op;
     bool negated = op == SEL_NE || op == SEL_NOT_CONTAINS || op == SEL_NOT_MATCH;
@@ -177,104 +181,256 @@ static size_t apply_pseudo(const sel_step *st, tbt_span **list, size_t n)
     }
 }
 
+struct tbt_select_ws {
+    size_t cap;
+    bool *selected;
+    tbt_span **cur, **next;
+    int32_t *cover;
+    tbt_arena *arena;
+    tbt_buf scratch;
+};
+
+tbt_select_ws *tbt_select_ws_new(void)
+{
+    tbt_select_ws *ws = tbt_xcalloc(1, sizeof(*ws));
+    ws->arena = tbt_arena_new();
+    return ws;
+}
+
+void tbt_select_ws_free(tbt_select_ws *ws)
+{
+    if (!ws)
+        return;
+    free(ws->selected);
+    free(ws->cur);
+    free(ws->next);
+    free(ws->cover);
+    tbt_buf_free(&ws->scratch);
+    tbt_arena_free(ws->arena);
+    free(ws);
+}
+
+static void ws_fit(tbt_select_ws *ws, size_t n)
+{
+    if (n + 1 <= ws->cap)
+        return;
+    size_t cap = n + 1;
+    free(ws->selected);
+    free(ws->cur);
+    free(ws->next);
+    free(ws->cover);
+    ws->selected = tbt_xcalloc(cap, sizeof(bool));
+    ws->cur = tbt_xmalloc(cap * sizeof(tbt_span *));
+    ws->next = tbt_xmalloc(cap * sizeof(tbt_span *));
+    ws->cover = tbt_xmalloc(cap * sizeof(int32_t));
+    ws->cap = cap;
+}
+
 int tbt_selector_select(const tbt_selector *s, tbt_trace *t, const tbt_vars *vars, tbt_span ***out, size_t *nout,
                         tbt_error *err)
 {
-    size_t n = tbt_trace_span_count(t);
-    *out = NULL;
-    *nout = 0;
-    if (s->all) {
-        tbt_span **all = tbt_xmalloc((n ? n : 1) * sizeof(*all));
-        for (size_t i = 0; i < n; i++)
-            all[i] = tbt_trace_span_at(t, i);
-        *out = all;
-        *nout = n;
-        return 0;
-    }
+    tbt_select_ws *ws = tbt_select_ws_new();
+    int rc = tbt_selector_select_ws(s, t, vars, ws, out, nout, err);
+    tbt_select_ws_free(ws);
+    return rc;
+}
+
+int tbt_selector_select_ws(const tbt_selector *s, tbt_trace *t, const tbt_vars *vars, tbt_select_ws *ws,
+                           tbt_span ***out, size_t *nout, tbt_error *err)
+{
     int rc = 0;
-    tbt_arena *a = tbt_arena_new();
-    sel_run run = {.t = t};
-    bool *selected = tbt_xcalloc(n ? n : 1, sizeof(bool));
-    tbt_span **cur = tbt_xmalloc((n ? n : 1) * sizeof(*cur));
-    tbt_span **next = tbt_xmalloc((n ? n : 1) * sizeof(*next));
-    int32_t *cover = tbt_xmalloc((n + 1) * sizeof(*cover));
-    for (size_t c = 0; c < s->n_chains && rc == 0; c++) {
-        const sel_chain *ch = &s->chains[c];
-        size_t ncur = 0;
-        for (size_t k = 0; k < ch->n_steps && rc == 0; k++) {
-            const sel_step *st = &ch->steps[k];
-            rfilter *rf = st->n_filters ? tbt_arena_calloc(a, st->n_filters, sizeof(rfilter)) : NULL;
-            for (size_t i = 0; i < st->n_filters && rc == 0; i++)
-                rc = resolve_filter(s, &st->filters[i], vars, a, &rf[i], err);
-            if (rc != 0) {
-                for (size_t i = 0; i < st->n_filters; i++)
-                    tbt_regex_free(rf[i].owned);
-                break;
-            }
-            size_t nn = 0;
-            if (k == 0) {
-                for (size_t i = 0; i < n; i++) {
-                    tbt_span *sp = tbt_trace_span_at(t, i);
-                    if (step_matches(&run, rf, st->n_filters, sp))
-                        next[nn++] = sp;
-                }
-            } else if (st->combinator == SEL_DESCENDANT) {
-                /* cover[i] > 0 when position i is strictly inside the
-                 * subtree of a previous match */
-                memset(cover, 0, (n + 1) * sizeof(*cover));
+    tbt_selector_select_many(&s, 1, t, vars, ws, out, nout, &rc, err);
+    return rc;
+}
+
+/* The first step of one chain of one selector, matched during the shared
+ * pass. */
+typedef struct head {
+    size_t sel;
+    const sel_chain *ch;
+    rfilter *rf;
+    size_t nf;
+    tbt_span **list;
+    size_t n, cap;
+} head;
+
+static void free_rfilters(rfilter *rf, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        tbt_regex_free(rf[i].owned);
+}
+
+/* Steps 1.. of a chain, starting from the matches of step 0 in cur. */
+static int chain_rest(const tbt_selector *s, const sel_chain *ch, tbt_trace *t, const tbt_vars *vars,
+                      tbt_select_ws *ws, sel_run *run, tbt_span ***curp, size_t *ncurp, tbt_error *err)
+{
+    size_t n = tbt_trace_span_count(t);
+    tbt_span **cur = *curp, **next = cur == ws->cur ? ws->next : ws->cur;
+    size_t ncur = *ncurp;
+    int32_t *cover = ws->cover;
+    int rc = 0;
+    for (size_t k = 1; k < ch->n_steps && rc == 0; k++) {
+        const sel_step *st = &ch->steps[k];
+        rfilter *rf = st->n_filters ? tbt_arena_calloc(ws->arena, st->n_filters, sizeof(rfilter)) : NULL;
+        for (size_t i = 0; i < st->n_filters && rc == 0; i++)
+            rc = resolve_filter(s, t, &st->filters[i], vars, ws->arena, &rf[i], err);
+        if (rc != 0) {
+            free_rfilters(rf, st->n_filters);
+            break;
+        }
+        size_t nn = 0;
+        if (st->combinator == SEL_DESCENDANT) {
+            /* cover[i] > 0 when position i is strictly inside the subtree
+             * of a previous match; only the range from the first match to
+             * the end of the last subtree is walked */
+            if (ncur > 0) {
+                size_t lo = cur[0]->order + 1, hi = 0;
+                for (size_t i = 0; i < ncur; i++)
+                    if (cur[i]->subtree_end > hi)
+                        hi = cur[i]->subtree_end;
+                if (hi > n)
+                    hi = n;
+                memset(cover + lo, 0, (hi - lo + 1) * sizeof(*cover));
                 for (size_t i = 0; i < ncur; i++) {
                     cover[cur[i]->order + 1]++;
                     cover[cur[i]->subtree_end]--;
                 }
                 int32_t acc = 0;
-                for (size_t i = 0; i < n; i++) {
+                for (size_t i = lo; i < hi; i++) {
                     acc += cover[i];
                     if (acc <= 0)
                         continue;
                     tbt_span *sp = tbt_trace_span_at(t, i);
-                    if (step_matches(&run, rf, st->n_filters, sp))
+                    if (step_matches(run, rf, st->n_filters, sp))
                         next[nn++] = sp;
                 }
-            } else {
-                for (size_t i = 0; i < ncur; i++) {
-                    /* children of each previous match, in depth-first order */
-                    tbt_span *p = cur[i];
-                    for (size_t j = 0; j < p->n_children; j++)
-                        if (step_matches(&run, rf, st->n_filters, p->children[j]))
-                            next[nn++] = p->children[j];
-                }
-                /* a match may sit inside another's subtree: restore the
-                 * depth-first order that pseudo-classes count in */
-                qsort(next, nn, sizeof(*next), cmp_order);
             }
-            for (size_t i = 0; i < st->n_filters; i++)
-                tbt_regex_free(rf[i].owned);
-            nn = apply_pseudo(st, next, nn);
-            tbt_span **tmp = cur;
-            cur = next;
-            next = tmp;
-            ncur = nn;
+        } else {
+            for (size_t i = 0; i < ncur; i++) {
+                tbt_span *p = cur[i];
+                for (size_t j = 0; j < p->n_children; j++)
+                    if (step_matches(run, rf, st->n_filters, p->children[j]))
+                        next[nn++] = p->children[j];
+            }
+            /* a match may sit inside another's subtree: restore the
+             * depth-first order that pseudo-classes count in */
+            qsort(next, nn, sizeof(*next), cmp_order);
         }
-        for (size_t i = 0; i < ncur && rc == 0; i++)
-            selected[cur[i]->order] = true;
+        free_rfilters(rf, st->n_filters);
+        nn = apply_pseudo(st, next, nn);
+        tbt_span **tmp = cur;
+        cur = next;
+        next = tmp;
+        ncur = nn;
     }
-    if (rc == 0) {
-        size_t cnt = 0;
-        for (size_t i = 0; i < n; i++)
-            cnt += selected[i];
-        tbt_span **res = tbt_xmalloc((cnt ? cnt : 1) * sizeof(*res));
-        size_t k = 0;
-        for (size_t i = 0; i < n; i++)
-            if (selected[i])
-                res[k++] = tbt_trace_span_at(t, i);
-        *out = res;
-        *nout = cnt;
-    }
-    free(selected);
-    free(cur);
-    free(next);
-    free(cover);
-    tbt_buf_free(&run.scratch);
-    tbt_arena_free(a);
+    *curp = cur;
+    *ncurp = ncur;
     return rc;
+}
+
+void tbt_selector_select_many(const tbt_selector *const *sels, size_t n_sels, tbt_trace *t, const tbt_vars *vars,
+                              tbt_select_ws *ws, tbt_span ***outs, size_t *nouts, int *rcs, tbt_error *errs)
+{
+    size_t n = tbt_trace_span_count(t);
+    ws_fit(ws, n);
+    sel_run run = {.t = t, .scratch = ws->scratch};
+    head *heads = NULL;
+    size_t n_heads = 0, cap_heads = 0;
+    for (size_t i = 0; i < n_sels; i++) {
+        outs[i] = NULL;
+        nouts[i] = 0;
+        rcs[i] = 0;
+        const tbt_selector *s = sels[i];
+        if (s->all)
+            continue;
+        size_t first = n_heads;
+        for (size_t c = 0; c < s->n_chains && rcs[i] == 0; c++) {
+            const sel_step *st = &s->chains[c].steps[0];
+            TBT_GROW(heads, cap_heads, n_heads + 1);
+            head *h = &heads[n_heads++];
+            memset(h, 0, sizeof(*h));
+            h->sel = i;
+            h->ch = &s->chains[c];
+            h->nf = st->n_filters;
+            h->rf = st->n_filters ? tbt_arena_calloc(ws->arena, st->n_filters, sizeof(rfilter)) : NULL;
+            for (size_t k = 0; k < st->n_filters && rcs[i] == 0; k++)
+                rcs[i] = resolve_filter(s, t, &st->filters[k], vars, ws->arena, &h->rf[k], &errs[i]);
+        }
+        if (rcs[i] != 0) {
+            for (size_t h = first; h < n_heads; h++)
+                free_rfilters(heads[h].rf, heads[h].nf);
+            n_heads = first;
+        }
+    }
+    /* the shared pass: each span is loaded once for every first step */
+    for (size_t i = 0; i < n && n_heads; i++) {
+        tbt_span *sp = tbt_trace_span_at(t, i);
+        for (size_t h = 0; h < n_heads; h++) {
+            head *hd = &heads[h];
+            if (step_matches(&run, hd->rf, hd->nf, sp)) {
+                TBT_GROW(hd->list, hd->cap, hd->n + 1);
+                hd->list[hd->n++] = sp;
+            }
+        }
+    }
+    size_t h = 0;
+    for (size_t i = 0; i < n_sels; i++) {
+        const tbt_selector *s = sels[i];
+        if (s->all) {
+            tbt_span **all = tbt_xmalloc((n ? n : 1) * sizeof(*all));
+            for (size_t k = 0; k < n; k++)
+                all[k] = tbt_trace_span_at(t, k);
+            outs[i] = all;
+            nouts[i] = n;
+            continue;
+        }
+        if (rcs[i] != 0)
+            continue;
+        size_t n_sel = 0;
+        bool single = s->n_chains == 1;
+        for (; h < n_heads && heads[h].sel == i && rcs[i] == 0; h++) {
+            head *hd = &heads[h];
+            free_rfilters(hd->rf, hd->nf);
+            size_t ncur = apply_pseudo(&hd->ch->steps[0], hd->list, hd->n);
+            memcpy(ws->cur, hd->list, ncur * sizeof(tbt_span *));
+            tbt_span **cur = ws->cur;
+            rcs[i] = chain_rest(s, hd->ch, t, vars, ws, &run, &cur, &ncur, &errs[i]);
+            if (rcs[i] != 0)
+                break;
+            if (single) {
+                outs[i] = tbt_xmalloc((ncur ? ncur : 1) * sizeof(tbt_span *));
+                memcpy(outs[i], cur, ncur * sizeof(tbt_span *));
+                nouts[i] = ncur;
+                continue;
+            }
+            for (size_t k = 0; k < ncur; k++) {
+                if (!ws->selected[cur[k]->order]) {
+                    ws->selected[cur[k]->order] = true;
+                    n_sel++;
+                }
+            }
+        }
+        for (; h < n_heads && heads[h].sel == i; h++)
+            free_rfilters(heads[h].rf, heads[h].nf);
+        if (!single) {
+            tbt_span **res = rcs[i] == 0 ? tbt_xmalloc((n_sel ? n_sel : 1) * sizeof(*res)) : NULL;
+            size_t k = 0;
+            for (size_t x = 0; x < n; x++) {
+                if (ws->selected[x]) {
+                    if (res)
+                        res[k++] = tbt_trace_span_at(t, x);
+                    ws->selected[x] = false;
+                }
+            }
+            if (res) {
+                outs[i] = res;
+                nouts[i] = k;
+            }
+        }
+    }
+    for (size_t k = 0; k < n_heads; k++)
+        free(heads[k].list);
+    free(heads);
+    ws->scratch = run.scratch;
+    tbt_arena_reset(ws->arena);
 }

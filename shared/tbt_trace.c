@@ -13,6 +13,9 @@ struct tbt_trace {
     size_t index_cap;
     size_t n_trace_ids;
     bool finalized;
+    /* interned attribute keys: open addressing on the string */
+    const char **keys;
+    size_t keys_cap, n_keys;
 };
 
 tbt_trace *tbt_trace_new(void)
@@ -29,6 +32,7 @@ void tbt_trace_free(tbt_trace *t)
     tbt_arena_free(t->arena);
     free(t->spans);
     free(t->index);
+    free(t->keys);
     free(t);
 }
 
@@ -83,6 +87,82 @@ tbt_span *tbt_trace_find(const tbt_trace *t, const uint8_t trace_id[16], const u
         if (same_id(s, trace_id, span_id))
             return s;
     }
+}
+
+static uint64_t str_hash(const char *s)
+{
+    uint64_t h = 1469598103934665603ull;
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211ull;
+    return h ^ (h >> 31);
+}
+
+static const char *intern(tbt_trace *t, const char *key)
+{
+    if (!key)
+        return NULL;
+    if ((t->n_keys + 1) * 2 > t->keys_cap) {
+        size_t ncap = t->keys_cap ? t->keys_cap * 2 : 256;
+        const char **nk = tbt_xcalloc(ncap, sizeof(*nk));
+        for (size_t i = 0; i < t->keys_cap; i++) {
+            if (!t->keys[i])
+                continue;
+            size_t j = str_hash(t->keys[i]) & (ncap - 1);
+            while (nk[j])
+                j = (j + 1) & (ncap - 1);
+            nk[j] = t->keys[i];
+        }
+        free(t->keys);
+        t->keys = nk;
+        t->keys_cap = ncap;
+    }
+    size_t mask = t->keys_cap - 1;
+    for (size_t j = str_hash(key) & mask;; j = (j + 1) & mask) {
+        if (!t->keys[j]) {
+            t->keys[j] = key;
+            t->n_keys++;
+            return key;
+        }
+        if (t->keys[j] == key || strcmp(t->keys[j], key) == 0)
+            return t->keys[j];
+    }
+}
+
+const char *tbt_trace_key(const tbt_trace *t, const char *key)
+{
+    if (!t->keys_cap || !key)
+        return NULL;
+    size_t mask = t->keys_cap - 1;
+    for (size_t j = str_hash(key) & mask;; j = (j + 1) & mask) {
+        if (!t->keys[j])
+            return NULL;
+        if (strcmp(t->keys[j], key) == 0)
+            return t->keys[j];
+    }
+}
+
+static void intern_kvs(tbt_trace *t, tbt_kv *kv, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        kv[i].key = intern(t, kv[i].key);
+}
+
+static void intern_span(tbt_trace *t, tbt_span *s)
+{
+    if (s->interned)
+        return;
+    intern_kvs(t, s->attrs, s->n_attrs);
+    if (s->resource && !s->resource->interned) {
+        tbt_resource *r = (tbt_resource *)s->resource;
+        intern_kvs(t, r->attrs, r->n_attrs);
+        r->interned = true;
+    }
+    if (s->scope && !s->scope->interned) {
+        tbt_scope *sc = (tbt_scope *)s->scope;
+        intern_kvs(t, sc->attrs, sc->n_attrs);
+        sc->interned = true;
+    }
+    s->interned = true;
 }
 
 static int cmp_start(const void *a, const void *b)
@@ -200,6 +280,7 @@ int tbt_trace_finalize(tbt_trace *t, size_t *dups)
         if (s->parent)
             s->parent->children[s->parent->n_children++] = s;
         s->order = SIZE_MAX;
+        intern_span(t, s);
         s->type = tbt_span_type_of(s);
         const tbt_value *svc = s->resource ? tbt_kv_find(s->resource->attrs, s->resource->n_attrs, "service.name") : NULL;
         s->service = svc && svc->type == TBT_V_STRING ? svc->u.s.ptr : "";
@@ -343,88 +424,119 @@ static const char *events_json(tbt_trace *t, tbt_span *s)
 
 bool tbt_span_attr(tbt_trace *t, tbt_span *s, const char *key, tbt_value *out)
 {
-    static const char meta[] = "tracetest.span.";
-    if (strncmp(key, meta, sizeof(meta) - 1) == 0) {
-        const char *m = key + sizeof(meta) - 1;
-        if (strcmp(m, "name") == 0) {
-            *out = tbt_value_str(s->name ? s->name : "");
-            return true;
-        }
-        if (strcmp(m, "type") == 0) {
-            *out = tbt_value_str(s->type ? s->type : tbt_span_type_of(s));
-            return true;
-        }
-        if (strcmp(m, "duration") == 0) {
-            *out = tbt_value_int(s->end_ns >= s->start_ns ? (int64_t)(s->end_ns - s->start_ns) : 0);
-            return true;
-        }
-        if (strcmp(m, "start_time") == 0) {
-            *out = tbt_value_int((int64_t)s->start_ns);
-            return true;
-        }
-        if (strcmp(m, "end_time") == 0) {
-            *out = tbt_value_int((int64_t)s->end_ns);
-            return true;
-        }
-        if (strcmp(m, "parent_id") == 0) {
-            *out = tbt_value_str(s->parent_id_hex);
-            return true;
-        }
-        if (strcmp(m, "id") == 0) {
-            *out = tbt_value_str(s->span_id_hex);
-            return true;
-        }
-        if (strcmp(m, "trace_id") == 0) {
-            *out = tbt_value_str(s->trace_id_hex);
-            return true;
-        }
-        if (strcmp(m, "status_code") == 0) {
-            *out = tbt_value_str(tbt_status_code_name(s->status_code));
-            return true;
-        }
-        if (strcmp(m, "status_description") == 0) {
-            *out = tbt_value_str(s->status_message ? s->status_message : "");
-            return true;
-        }
-        if (strcmp(m, "kind") == 0) {
-            *out = tbt_value_str(tbt_span_kind_name(s->kind));
-            return true;
-        }
-        /* other tracetest.span.* names fall through to real attributes */
-    }
-    if (strcmp(key, "span.events") == 0) {
-        *out = tbt_value_str(events_json(t, s));
-        return true;
-    }
-    const tbt_value *v = tbt_kv_find(s->attrs, s->n_attrs, key);
-    if (!v && s->resource)
-        v = tbt_kv_find(s->resource->attrs, s->resource->n_attrs, key);
-    if (!v && s->scope) {
-        v = tbt_kv_find(s->scope->attrs, s->scope->n_attrs, key);
-        if (!v && s->scope->name && strcmp(key, "otel.scope.name") == 0) {
-            *out = tbt_value_str(s->scope->name);
-            return true;
-        }
-        if (!v && s->scope->version && strcmp(key, "otel.scope.version") == 0) {
-            *out = tbt_value_str(s->scope->version);
-            return true;
-        }
-    }
-    if (!v)
-        return false;
-    *out = *v;
-    return true;
+    tbt_prop p = tbt_prop_resolve(key, false);
+    return tbt_span_get(t, s, &p, tbt_trace_key(t, key), out);
 }
 
 bool tbt_span_property(tbt_trace *t, tbt_span *s, const char *key, tbt_value *out)
 {
-    if (strcmp(key, "name") == 0) {
-        *out = tbt_value_str(s->name ? s->name : "");
+    tbt_prop p = tbt_prop_resolve(key, true);
+    return tbt_span_get(t, s, &p, tbt_trace_key(t, key), out);
+}
+
+static const struct {
+    const char *name;
+    tbt_prop_kind kind;
+} meta_props[] = {
+    {"tracetest.span.name", TBT_PROP_NAME},
+    {"tracetest.span.type", TBT_PROP_TYPE},
+    {"tracetest.span.duration", TBT_PROP_DURATION},
+    {"tracetest.span.start_time", TBT_PROP_START},
+    {"tracetest.span.end_time", TBT_PROP_END},
+    {"tracetest.span.parent_id", TBT_PROP_PARENT_ID},
+    {"tracetest.span.id", TBT_PROP_SPAN_ID},
+    {"tracetest.span.trace_id", TBT_PROP_TRACE_ID},
+    {"tracetest.span.status_code", TBT_PROP_STATUS_CODE},
+    {"tracetest.span.status_description", TBT_PROP_STATUS_DESC},
+    {"tracetest.span.kind", TBT_PROP_KIND},
+    {"span.events", TBT_PROP_EVENTS},
+};
+
+tbt_prop tbt_prop_resolve(const char *key, bool selector)
+{
+    tbt_prop p = {TBT_PROP_ATTR, TBT_PROP_NONE, key};
+    for (size_t i = 0; i < TBT_ARRAY_LEN(meta_props); i++) {
+        if (strcmp(key, meta_props[i].name) == 0) {
+            p.kind = meta_props[i].kind;
+            return p;
+        }
+    }
+    if (strcmp(key, "name") == 0 || strcmp(key, "kind") == 0) {
+        tbt_prop_kind k = key[0] == 'n' ? TBT_PROP_NAME : TBT_PROP_KIND;
+        if (selector)
+            p.kind = k;
+        else
+            p.fallback = k;
+    } else if (strcmp(key, "otel.scope.name") == 0) {
+        p.fallback = TBT_PROP_SCOPE_NAME;
+    } else if (strcmp(key, "otel.scope.version") == 0) {
+        p.fallback = TBT_PROP_SCOPE_VERSION;
+    }
+    return p;
+}
+
+static const tbt_value *kv_find_ptr(const tbt_kv *kv, size_t n, const char *ikey)
+{
+    for (size_t i = 0; i < n; i++)
+        if (kv[i].key == ikey)
+            return &kv[i].value;
+    return NULL;
+}
+
+static bool get_field(tbt_trace *t, tbt_span *s, tbt_prop_kind k, tbt_value *out)
+{
+    switch (k) {
+    case TBT_PROP_NAME: *out = tbt_value_str(s->name ? s->name : ""); return true;
+    case TBT_PROP_KIND: *out = tbt_value_str(tbt_span_kind_name(s->kind)); return true;
+    case TBT_PROP_TYPE: *out = tbt_value_str(s->type ? s->type : tbt_span_type_of(s)); return true;
+    case TBT_PROP_DURATION:
+        *out = tbt_value_int(s->end_ns >= s->start_ns ? (int64_t)(s->end_ns - s->start_ns) : 0);
+        return true;
+    case TBT_PROP_START: *out = tbt_value_int((int64_t)s->start_ns); return true;
+    case TBT_PROP_END: *out = tbt_value_int((int64_t)s->end_ns); return true;
+    case TBT_PROP_PARENT_ID: *out = tbt_value_str(s->parent_id_hex); return true;
+    case TBT_PROP_SPAN_ID: *out = tbt_value_str(s->span_id_hex); return true;
+    case TBT_PROP_TRACE_ID: *out = tbt_value_str(s->trace_id_hex); return true;
+    case TBT_PROP_STATUS_CODE: *out = tbt_value_str(tbt_status_code_name(s->status_code)); return true;
+    case TBT_PROP_STATUS_DESC: *out = tbt_value_str(s->status_message ? s->status_message : ""); return true;
+    case TBT_PROP_EVENTS: *out = tbt_value_str(events_json(t, s)); return true;
+    case TBT_PROP_SCOPE_NAME:
+        if (!s->scope || !s->scope->name)
+            return false;
+        *out = tbt_value_str(s->scope->name);
+        return true;
+    case TBT_PROP_SCOPE_VERSION:
+        if (!s->scope || !s->scope->version)
+            return false;
+        *out = tbt_value_str(s->scope->version);
+        return true;
+    default: return false;
+    }
+}
+
+bool tbt_span_get(tbt_trace *t, tbt_span *s, const tbt_prop *p, const char *ikey, tbt_value *out)
+{
+    if (p->kind != TBT_PROP_ATTR)
+        return get_field(t, s, p->kind, out);
+    const tbt_value *v = NULL;
+    if (ikey) {
+        if (!s->interned) {
+            v = tbt_kv_find(s->attrs, s->n_attrs, ikey);
+            if (!v && s->resource)
+                v = tbt_kv_find(s->resource->attrs, s->resource->n_attrs, ikey);
+            if (!v && s->scope)
+                v = tbt_kv_find(s->scope->attrs, s->scope->n_attrs, ikey);
+        } else {
+            v = kv_find_ptr(s->attrs, s->n_attrs, ikey);
+            if (!v && s->resource)
+                v = kv_find_ptr(s->resource->attrs, s->resource->n_attrs, ikey);
+            if (!v && s->scope)
+                v = kv_find_ptr(s->scope->attrs, s->scope->n_attrs, ikey);
+        }
+    }
+    if (v) {
+        *out = *v;
         return true;
     }
-    if (strcmp(key, "kind") == 0) {
-        *out = tbt_value_str(tbt_span_kind_name(s->kind));
-        return true;
-    }
-    return tbt_span_attr(t, s, key, out);
+    return p->fallback != TBT_PROP_NONE && get_field(t, s, p->fallback, out);
 }

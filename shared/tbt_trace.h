@@ -57,6 +57,7 @@ typedef struct tbt_resource {
     size_t n_attrs;
     uint32_t dropped_attrs;
     const char *schema_url;
+    bool interned; /* set by finalize once its keys are interned */
 } tbt_resource;
 
 typedef struct tbt_scope {
@@ -66,6 +67,7 @@ typedef struct tbt_scope {
     size_t n_attrs;
     uint32_t dropped_attrs;
     const char *schema_url;
+    bool interned;
 } tbt_scope;
 
 typedef struct tbt_span tbt_span;
@@ -106,6 +108,7 @@ struct tbt_span {
                                exception, general */
     const char *service;    /* resource service.name or "" */
     const char *events_json; /* cached JSON of span.events, lazily */
+    bool interned;           /* attribute keys point into the key table */
 };
 
 typedef struct tbt_trace tbt_trace;
@@ -117,6 +120,44 @@ tbt_arena *tbt_trace_arena(tbt_trace *t);
 tbt_span *tbt_trace_add_span(tbt_trace *t);
 tbt_resource *tbt_trace_new_resource(tbt_trace *t);
 tbt_scope *tbt_trace_new_scope(tbt_trace *t);
+
+/* Properties resolved once, looked up per span without string compares:
+ * finalize interns every attribute key of the trace, so an attribute
+ * look-up compares pointers. */
+typedef enum tbt_prop_kind {
+    TBT_PROP_ATTR,
+    TBT_PROP_NAME,
+    TBT_PROP_KIND,
+    TBT_PROP_TYPE,
+    TBT_PROP_DURATION,
+    TBT_PROP_START,
+    TBT_PROP_END,
+    TBT_PROP_PARENT_ID,
+    TBT_PROP_SPAN_ID,
+    TBT_PROP_TRACE_ID,
+    TBT_PROP_STATUS_CODE,
+    TBT_PROP_STATUS_DESC,
+    TBT_PROP_EVENTS,
+    TBT_PROP_SCOPE_NAME,
+    TBT_PROP_SCOPE_VERSION,
+    TBT_PROP_NONE,
+} tbt_prop_kind;
+
+typedef struct tbt_prop {
+    tbt_prop_kind kind;
+    tbt_prop_kind fallback; /* for ATTR: what to read when no such attribute */
+    const char *key;        /* the name as written (borrowed) */
+} tbt_prop;
+
+/* Resolve a property name. For selectors (selector=true) "name" and "kind"
+ * are the span's own; for attr: they are attributes first, then the span's
+ * fields. */
+tbt_prop tbt_prop_resolve(const char *key, bool selector);
+/* The trace's interned copy of an attribute key, NULL when no span has
+ * such an attribute (then every look-up misses). */
+const char *tbt_trace_key(const tbt_trace *t, const char *key);
+/* Look up p on s; ikey is tbt_trace_key(t, p->key). */
+bool tbt_span_get(tbt_trace *t, tbt_span *s, const tbt_prop *p, const char *ikey, tbt_value *out);
 
 /* Link, order and index the spans. Duplicate (trace_id, span_id) pairs keep
  * the first copy; the count of dropped duplicates is returned through
@@ -132,19 +173,19 @@ tbt_span *tbt_trace_find(const tbt_trace *t, const uint8_t trace_id[16], const u
 /* Number of distinct trace ids among the spans, and the first span's one. */
 size_t tbt_trace_id_count(const tbt_trace *t);
 
-/* Look up a property on a span as selectors and `attr:` see it:
- *  - "name" (selectors only, see tbt_span_property) and the
- *    tracetest.span.* meta attributes (name, type, duration, start_time,
- *    end_time, parent_id, status_code, status_description, kind, id,
- *    trace_id, service),
+/* Look up a property on a span as `attr:` sees it (tbt_span_property: as
+ * selectors see it):
+ *  - the tracetest.span.* meta attributes (name, type, duration,
+ *    start_time, end_time, parent_id, status_code, status_description,
+ *    kind, id, trace_id),
  *  - "span.events" (JSON array),
  *  - span attributes, then resource attributes, then scope attributes
  *    ("otel.scope.name", "otel.scope.version" too).
  * Fills *out (strings may point into the trace's arena) and returns true
  * when found. */
 bool tbt_span_attr(tbt_trace *t, tbt_span *s, const char *key, tbt_value *out);
-/* Selector property: "name" and "kind" are the span's own; others as
- * tbt_span_attr. */
+/* For attr:, "name" and "kind" are attributes first, then the span's own
+ * fields; for selectors they are always the span's own. */
 bool tbt_span_property(tbt_trace *t, tbt_span *s, const char *key, tbt_value *out);
 
 const char *tbt_span_kind_name(tbt_span_kind k);      /* "server", ... */

@@ -1,0 +1,18 @@
+/* tbt_commands.h - the subcommands of the tbt binary. Each takes the
+ * arguments after its name (argv[0] is the subcommand) and returns the
+ * process exit code. */
+#ifndef TBT_COMMANDS_H
+#define TBT_COMMANDS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "tbt_common.h"
+
+int tbt_cmd_eval(int argc, char **argv);
+int tbt_eval_main(char **paths, size_t n_paths, const char *trace_path, char **varfiles, size_t n_varfiles,
+                  char **varkv, size_t n_varkv, const char *output, const char *junit, bool color, bool verbose);
+/* Write a whole file. */
+int tbt_write_file(const char *path, const char *data, size_t len, tbt_error *err);
+
+#endif

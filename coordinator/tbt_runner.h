@@ -1,0 +1,38 @@
+/*
+ * tbt_runner.h - running what the user named: every Test and TestSuite of
+ * the given files, in order, each suite step by step with variables (and
+ * outputs) flowing from one step to the next.
+ *
+ * Where a test's trace comes from is the caller's business: `tbt eval`
+ * hands out one captured trace, `tbt run` fires the trigger and waits for
+ * the spans. A trace-source failure (trigger or trace) is an ERROR for the
+ * test and stops its suite; a failing assertion does not.
+ */
+#ifndef TBT_RUNNER_H
+#define TBT_RUNNER_H
+
+#include "tbt_eval.h"
+
+typedef struct tbt_trace_source {
+    void *ud;
+    /* Produce the trace for plan (vars resolved for this step). Returns 0
+     * and *trace, or negative with err set. May fill timing and
+     * completion fields of res. */
+    int (*acquire)(void *ud, const tbt_plan *plan, tbt_vars *vars, tbt_trace **trace, tbt_test_result *res,
+                   tbt_run_result *rr, tbt_error *err);
+    /* Give the trace back (free it if it was made for this test). */
+    void (*release)(void *ud, tbt_trace *trace);
+} tbt_trace_source;
+
+/* Compile every test that will run (all errors reported in errs), then run
+ * the Tests and TestSuites defined in `files` (realpaths compared) in load
+ * order. Results are appended to rr. Returns 0, or -EINVAL when
+ * compilation failed (nothing was run). */
+int tbt_runner_run(tbt_defs *defs, char **files, size_t n_files, const tbt_vars *base, const tbt_trace_source *src,
+                   tbt_run_result *rr, tbt_error_list *errs);
+
+/* The exit code for a finished run: 0 all passed, 1 any error, 2 any
+ * failure (and no error). */
+int tbt_runner_exit_code(const tbt_run_result *rr);
+
+#endif
