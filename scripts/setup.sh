@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Installs every Debian package tbt needs to build and test (Debian 12).
+# Idempotent: quiet when everything is already installed.
+set -euo pipefail
+
+PKGS=(
+  build-essential meson ninja-build pkg-config
+  clang libclang-rt-14-dev          # libFuzzer harnesses, sanitizer runtimes
+  valgrind
+  libyaml-dev libcjson-dev libpcre2-dev zlib1g-dev libssl-dev
+  libprotobuf-c-dev protobuf-c-compiler
+  librdkafka-dev librabbitmq-dev libcurl4-openssl-dev
+  libmicrohttpd-dev libnghttp2-dev
+  check
+)
+
+missing=()
+for p in "${PKGS[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+SUDO=
+if [ "$(id -u)" -ne 0 ]; then SUDO=sudo; fi
+echo "setup: installing ${missing[*]}"
+$SUDO apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+echo "setup: done"

@@ -1,0 +1,141 @@
+#!/usr/bin/env bash
+# test_cli.sh TBT SOURCE_ROOT - the tbt binary end to end: exit codes,
+# pretty/JSON/JUnit outputs, errors with positions, suites and variables.
+set -u
+TBT=$1
+ROOT=$2
+EX=$ROOT/examples
+DATA=$ROOT/tests/data/cli
+TMP=$(mktemp -d)
+trap 'rm -rf "$TMP"' EXIT
+pass=0
+fail=0
+
+check() { # name, condition result
+  if [ "$2" -eq 0 ]; then pass=$((pass + 1)); else fail=$((fail + 1)); echo "FAIL: $1"; fi
+}
+run() { # expected-exit, then the command; output in $TMP/out and $TMP/err
+  local want=$1; shift
+  "$@" >"$TMP/out" 2>"$TMP/err"
+  local got=$?
+  if [ "$got" -ne "$want" ]; then
+    echo "--- exit $got, wanted $want: $*"; cat "$TMP/out" "$TMP/err"
+    return 1
+  fi
+  return 0
+}
+has() { grep -qF -- "$1" "$2"; }
+
+run 0 "$TBT" eval -f "$EX/checkout.yaml" --trace "$EX/traces/checkout-healthy.otlp.json"
+check "healthy trace passes" $?
+has "✔ Checkout places an order and charges the card (trace id: 0af7651916cd43dd8448eb211c80319c)" "$TMP/out"
+check "pretty output names the test and trace id" $?
+
+run 2 "$TBT" eval -f "$EX/checkout.yaml" --trace "$EX/traces/checkout-buggy.otlp.json" --junit "$TMP/j.xml"
+check "buggy trace fails with exit 2" $?
+has "✘ attr:tracetest.selected_spans.count = 1" "$TMP/out" && has "process payment (payment-service): 2" "$TMP/out"
+check "the double charge is shown with its observed count" $?
+has "pg.query:INSERT shop (order-service): 75ms" "$TMP/out"
+check "the slow INSERT is shown with its duration" $?
+has 'failures="3"' "$TMP/j.xml" && has '<failure type="attr:tracetest.span.duration &lt; 50ms" message="75ms"/>' "$TMP/j.xml"
+check "JUnit report written with the failures" $?
+
+run 2 "$TBT" eval -f "$EX/checkout.yaml" --trace "$EX/traces/checkout-buggy.otlp.json" -o json
+check "json output exits 2" $?
+python3 - "$TMP/out" <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))
+t = d["tests"][0]
+assert d["passed"] is False and t["status"] == "failed", d
+specs = t["specs"]
+assert [s["passed"] for s in specs] == [True, False, False], specs
+a = specs[1]["assertions"][1]
+assert a["assertion"] == "attr:tracetest.selected_spans.count = 1" and len(a["spans"]) == 2
+assert all(s["observed"] == "2" and s["error"] is None for s in a["spans"])
+assert t["outputs"][0] == {"name": "ORDER_ID", "value": "ord-7f3a"}, t["outputs"]
+PY
+check "json output has the documented shape and values" $?
+
+run 0 "$TBT" eval -f "$EX/traces/../checkout.yaml" --trace "$ROOT/tests/data/checkout.otlp.pb" -o json
+rc=$?
+# the protobuf fixture is a different trace: it must decode and be evaluated (pass or fail), not error
+if [ $rc -ne 0 ]; then grep -q '"status"' "$TMP/out"; rc=$?; fi
+check "protobuf trace accepted by content" $rc
+
+run 3 "$TBT" eval -f "$TMP/missing.yaml" --trace "$EX/traces/checkout-healthy.otlp.json"
+check "missing definition exits 3" $?
+has "missing.yaml: No such file or directory" "$TMP/err"
+check "missing file is named" $?
+
+cat >"$TMP/bad.yaml" <<'YAML'
+type: Test
+spec:
+  id: bad
+  name: bad
+  trigger:
+    type: http
+    httpRequest:
+      url: http://localhost/
+  specs:
+    - selector: span[name="x"] span[name=]
+      assertions:
+        - attr:x = = 1
+YAML
+run 1 "$TBT" eval -f "$TMP/bad.yaml" --trace "$EX/traces/checkout-healthy.otlp.json"
+check "bad definitions exit 1" $?
+has "bad.yaml:10:42: invalid selector: expected a value after '='" "$TMP/err" && has "bad.yaml:12:20: invalid assertion:" "$TMP/err"
+check "every bad selector and assertion is reported at file:line:col" $?
+has "2 errors in the definitions; nothing was evaluated" "$TMP/err"
+check "error count reported" $?
+
+printf 'not a trace' >"$TMP/t.bin"
+run 1 "$TBT" eval -f "$EX/checkout.yaml" --trace "$TMP/t.bin"
+check "garbage trace exits 1" $?
+has "invalid OTLP protobuf" "$TMP/err"
+check "garbage trace explained" $?
+
+printf '{"resourceSpans": [' >"$TMP/t.json"
+run 1 "$TBT" eval -f "$EX/checkout.yaml" --trace "$TMP/t.json"
+check "truncated JSON trace exits 1" $?
+
+run 0 "$TBT" eval -f "$DATA/suite.yaml" --trace "$EX/traces/checkout-healthy.otlp.json" -v
+check "suite evaluated step by step, outputs flow to later steps" $?
+has "Suite: Order flows into payment" "$TMP/out"
+check "suite header shown" $?
+
+run 0 "$TBT" eval -f "$DATA/uses-vars.yaml" --vars "$DATA/vars.yaml" --trace "$EX/traces/checkout-healthy.otlp.json"
+check "--vars VariableSet feeds var:" $?
+run 2 "$TBT" eval -f "$DATA/uses-vars.yaml" --vars "$DATA/vars.yaml" --var MAX_DB=1ms --trace "$EX/traces/checkout-healthy.otlp.json"
+check "--var overrides --vars" $?
+run 2 "$TBT" eval -f "$DATA/uses-vars.yaml" --trace "$EX/traces/checkout-healthy.otlp.json"
+check "undefined variable fails the spec" $?
+has "variable 'CURRENCY' is not defined" "$TMP/out"
+check "undefined variable named" $?
+
+run 0 "$TBT" eval --help
+check "--help exits 0" $?
+has "--trace FILE" "$TMP/out"
+check "--help lists options" $?
+run 1 "$TBT" eval --bogus
+check "unknown option exits 1" $?
+run 1 "$TBT" eval -f "$EX/checkout.yaml"
+check "missing --trace exits 1" $?
+run 1 "$TBT" eval -f "$EX/checkout.yaml" --trace "$EX/traces/checkout-healthy.otlp.json" -o xml
+check "unknown output format exits 1" $?
+run 1 "$TBT" frobnicate
+check "unknown command exits 1" $?
+run 0 "$TBT" --version
+check "--version" $?
+has "tbt " "$TMP/out"
+check "--version prints the version" $?
+
+NO_COLOR=1 run 2 "$TBT" eval -f "$EX/checkout.yaml" --trace "$EX/traces/checkout-buggy.otlp.json" --color always
+check "--color always" $?
+grep -q $'\033\[' "$TMP/out"
+check "--color always colours" $?
+run 2 "$TBT" eval -f "$EX/checkout.yaml" --trace "$EX/traces/checkout-buggy.otlp.json"
+! grep -q $'\033\[' "$TMP/out"
+check "no colour when not a terminal" $?
+
+echo "$pass passed, $fail failed"
+[ "$fail" -eq 0 ]
