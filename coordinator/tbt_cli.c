@@ -90,7 +90,8 @@ void tbt_cli_help(const tbt_cli *c, FILE *f)
 int tbt_cli_color(const char *mode, int fd)
 {
     if (!mode || strcmp(mode, "auto") == 0) {
-        if (getenv("NO_COLOR"))
+        const char *nc = getenv("NO_COLOR");
+        if (nc && nc[0]) /* no-color.org: set and non-empty */
             return 0;
         const char *term = getenv("TERM");
         if (term && strcmp(term, "dumb") == 0)

@@ -58,7 +58,8 @@ char *tbt_xvasprintf(const char *fmt, va_list ap)
 {
     va_list cp;
     va_copy(cp, ap);
-    int n = vsnprintf(NULL, 0, fmt, cp);
+    char one;
+    int n = vsnprintf(&one, 1, fmt, cp);
     va_end(cp);
     if (n < 0)
         n = 0;
@@ -213,7 +214,8 @@ char *tbt_arena_sprintf(tbt_arena *a, const char *fmt, ...)
     va_list ap, cp;
     va_start(ap, fmt);
     va_copy(cp, ap);
-    int n = vsnprintf(NULL, 0, fmt, cp);
+    char one;
+    int n = vsnprintf(&one, 1, fmt, cp);
     va_end(cp);
     if (n < 0)
         n = 0;

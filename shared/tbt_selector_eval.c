@@ -392,14 +392,16 @@ void tbt_selector_select_many(const tbt_selector *const *sels, size_t n_sels, tb
             head *hd = &heads[h];
             free_rfilters(hd->rf, hd->nf);
             size_t ncur = apply_pseudo(&hd->ch->steps[0], hd->list, hd->n);
-            memcpy(ws->cur, hd->list, ncur * sizeof(tbt_span *));
+            if (ncur)
+                memcpy(ws->cur, hd->list, ncur * sizeof(tbt_span *));
             tbt_span **cur = ws->cur;
             rcs[i] = chain_rest(s, hd->ch, t, vars, ws, &run, &cur, &ncur, &errs[i]);
             if (rcs[i] != 0)
                 break;
             if (single) {
                 outs[i] = tbt_xmalloc((ncur ? ncur : 1) * sizeof(tbt_span *));
-                memcpy(outs[i], cur, ncur * sizeof(tbt_span *));
+                if (ncur)
+                    memcpy(outs[i], cur, ncur * sizeof(tbt_span *));
                 nouts[i] = ncur;
                 continue;
             }

@@ -245,7 +245,8 @@ int tbt_trace_finalize(tbt_trace *t, size_t *dups)
     t->n = keep;
 
     /* 2. sort by start time, link parents, count children */
-    qsort(t->spans, t->n, sizeof(*t->spans), cmp_start);
+    if (t->n)
+        qsort(t->spans, t->n, sizeof(*t->spans), cmp_start);
     for (size_t k = 0; k < t->n; k++) {
         tbt_span *s = t->spans[k];
         s->n_children = 0;
@@ -311,7 +312,8 @@ int tbt_trace_finalize(tbt_trace *t, size_t *dups)
         pos = dfs_from(s, out, pos, &stack, &stack_cap);
     }
     free(stack);
-    memcpy(t->spans, out, t->n * sizeof(*out));
+    if (t->n)
+        memcpy(t->spans, out, t->n * sizeof(*out));
     free(out);
     compute_subtree_end(t->spans, t->n);
 

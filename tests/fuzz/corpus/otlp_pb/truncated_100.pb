@@ -1,0 +1,12 @@
+
+Ù
+Õ
+
+service.name
+api-gateway
+
+service.version
+1.8.0
+#
+deployment.environment	
+stagi

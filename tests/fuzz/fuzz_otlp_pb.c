@@ -1,0 +1,112 @@
+/* fuzz_otlp_pb.c - libFuzzer harness for the OTLP protobuf decoder.
+ *
+ * Decodes the input into a fresh trace, then (when it decoded) finalizes,
+ * looks up a few attributes on every span and round-trips the trace through
+ * both encoders. Also a differential check against protoc-c's generated
+ * unpack: a request we accept must unpack there too, a request protoc-c
+ * accepts must not be called malformed by us, and both must see the same
+ * number of spans. */
+#include "tbt_otlp.h"
+
+#include "opentelemetry/proto/collector/trace/v1/trace_service.pb-c.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static const char *const keys[] = {
+    "tracetest.span.name", "tracetest.span.duration", "tracetest.span.parent_id", "span.events",
+    "service.name",        "http.response.status_code", "otel.scope.name",        "k",
+};
+
+#define CHECK(cond)                                                              \
+    do {                                                                         \
+        if (!(cond)) {                                                           \
+            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond); \
+            abort();                                                             \
+        }                                                                        \
+    } while (0)
+
+static void poke_spans(tbt_trace *t)
+{
+    tbt_buf b = TBT_BUF_INIT;
+    for (size_t i = 0; i < tbt_trace_span_count(t); i++) {
+        tbt_span *s = tbt_trace_span_at(t, i);
+        for (size_t k = 0; k < TBT_ARRAY_LEN(keys); k++) {
+            tbt_value v;
+            if (tbt_span_attr(t, s, keys[k], &v)) {
+                tbt_buf_reset(&b);
+                tbt_value_to_text(&v, &b);
+            }
+        }
+        if (s->n_attrs) {
+            tbt_value v;
+            CHECK(tbt_span_attr(t, s, s->attrs[0].key, &v));
+        }
+    }
+    tbt_buf_free(&b);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    tbt_otlp_limits lim = tbt_otlp_default_limits();
+    lim.max_spans = 20000;
+    tbt_trace *t = tbt_trace_new();
+    tbt_otlp_stats st = {0};
+    tbt_error err = TBT_ERROR_INIT;
+    int rc = tbt_otlp_decode(t, TBT_OTLP_PROTOBUF, data, size, &lim, &st, &err);
+    CHECK(rc == 0 || rc == -EINVAL || rc == -E2BIG);
+    CHECK(rc == 0 || (err.msg && err.code == rc));
+
+    Opentelemetry__Proto__Collector__Trace__V1__ExportTraceServiceRequest *req =
+        opentelemetry__proto__collector__trace__v1__export_trace_service_request__unpack(NULL, size, data);
+    if (rc == 0)
+        CHECK(req != NULL);
+    if (req) {
+        CHECK(rc != -EINVAL);
+        size_t n = 0;
+        for (size_t i = 0; i < req->n_resource_spans; i++)
+            for (size_t j = 0; j < req->resource_spans[i]->n_scope_spans; j++)
+                n += req->resource_spans[i]->scope_spans[j]->n_spans;
+        if (rc == 0)
+            CHECK(n == st.spans + st.rejected_spans);
+        opentelemetry__proto__collector__trace__v1__export_trace_service_request__free_unpacked(req, NULL);
+    }
+
+    if (rc == 0) {
+        tbt_trace_finalize(t, NULL);
+        poke_spans(t);
+        size_t n = tbt_trace_span_count(t);
+
+        tbt_buf pb = TBT_BUF_INIT, pb2 = TBT_BUF_INIT, js = TBT_BUF_INIT;
+        CHECK(tbt_otlp_encode(t, TBT_OTLP_PROTOBUF, &pb) == 0);
+        tbt_trace *t2 = tbt_trace_new();
+        tbt_otlp_stats st2 = {0};
+        CHECK(tbt_otlp_decode(t2, TBT_OTLP_PROTOBUF, (const uint8_t *)pb.data, pb.len, &lim, &st2, NULL) == 0);
+        CHECK(st2.spans == n && st2.rejected_spans == 0);
+        tbt_trace_finalize(t2, NULL);
+        CHECK(tbt_otlp_encode(t2, TBT_OTLP_PROTOBUF, &pb2) == 0);
+        CHECK(pb.len == pb2.len && memcmp(pb.data, pb2.data, pb.len) == 0);
+
+        CHECK(tbt_otlp_encode(t, TBT_OTLP_JSON, &js) == 0);
+        tbt_trace *t3 = tbt_trace_new();
+        tbt_otlp_stats st3 = {0};
+        CHECK(tbt_otlp_decode(t3, TBT_OTLP_JSON, (const uint8_t *)js.data, js.len, &lim, &st3, NULL) == 0);
+        CHECK(st3.spans == n && st3.rejected_spans == 0);
+
+        tbt_otlp_stats_clear(&st2);
+        tbt_otlp_stats_clear(&st3);
+        tbt_trace_free(t2);
+        tbt_trace_free(t3);
+        tbt_buf_free(&pb);
+        tbt_buf_free(&pb2);
+        tbt_buf_free(&js);
+    }
+    tbt_otlp_stats_clear(&st);
+    tbt_error_clear(&err);
+    tbt_trace_free(t);
+    return 0;
+}
