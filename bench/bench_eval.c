@@ -12,6 +12,7 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "tbt_eval.h"
 #include "tbt_otlp.h"
@@ -112,6 +113,14 @@ static size_t floor_pass(tbt_trace *t)
     return hits;
 }
 
+/* CPU time of this thread: robust when other processes share the cores */
+static uint64_t cpu_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
 static double ms(uint64_t ns)
 {
     return (double)ns / 1e6;
@@ -137,18 +146,22 @@ int main(int argc, char **argv)
         fprintf(stderr, "%s", tbt_buf_cstr(&b));
         return 1;
     }
-    uint64_t best_eval = UINT64_MAX, best_floor = UINT64_MAX;
+    uint64_t best_eval = UINT64_MAX, best_floor = UINT64_MAX, cpu_eval = UINT64_MAX, cpu_floor = UINT64_MAX;
     size_t selected = 0, asserted = 0, hits = 0;
     bool passed = false;
     for (int r = 0; r < runs; r++) {
         tbt_vars *vars = tbt_vars_new();
         tbt_run_result *rr = tbt_run_result_new();
         tbt_test_result *res = tbt_run_result_add(rr);
-        uint64_t t0 = tbt_now_mono_ns();
+        uint64_t c0 = cpu_ns(), t0 = tbt_now_mono_ns();
         tbt_plan_evaluate(plan, t, vars, rr, res);
-        uint64_t t1 = tbt_now_mono_ns();
+        uint64_t c1 = cpu_ns(), t1 = tbt_now_mono_ns();
         hits = floor_pass(t);
-        uint64_t t2 = tbt_now_mono_ns();
+        uint64_t c2 = cpu_ns(), t2 = tbt_now_mono_ns();
+        if (c1 - c0 < cpu_eval)
+            cpu_eval = c1 - c0;
+        if (c2 - c1 < cpu_floor)
+            cpu_floor = c2 - c1;
         if (t1 - t0 < best_eval)
             best_eval = t1 - t0;
         if (t2 - t1 < best_floor)
@@ -167,12 +180,46 @@ int main(int argc, char **argv)
         tbt_run_result_free(rr);
         tbt_vars_free(vars);
     }
+    /* where the time goes: selection alone */
+    {
+        size_t ns = tbt_plan_selector_count(plan);
+        const tbt_selector **sels = tbt_xcalloc(ns, sizeof(*sels));
+        for (size_t i = 0; i < ns; i++)
+            sels[i] = tbt_plan_selector_at(plan, i);
+        tbt_span ***outs = tbt_xcalloc(ns, sizeof(*outs));
+        size_t *cnt = tbt_xcalloc(ns, sizeof(*cnt));
+        int *rcs = tbt_xcalloc(ns, sizeof(*rcs));
+        tbt_error *errs2 = tbt_xcalloc(ns, sizeof(*errs2));
+        uint64_t best = UINT64_MAX;
+        for (int r = 0; r < runs; r++) {
+            tbt_select_ws *ws = tbt_select_ws_new();
+            tbt_vars *vars = tbt_vars_new();
+            uint64_t c0 = cpu_ns();
+            tbt_selector_select_many(sels, ns, t, vars, ws, outs, cnt, rcs, errs2);
+            uint64_t c1 = cpu_ns();
+            if (c1 - c0 < best)
+                best = c1 - c0;
+            for (size_t i = 0; i < ns; i++)
+                free(outs[i]);
+            tbt_vars_free(vars);
+            tbt_select_ws_free(ws);
+        }
+        printf("of which selecting (all 20 selectors): %.2f ms CPU\n", ms(best));
+        free(sels);
+        free(outs);
+        free(cnt);
+        free(rcs);
+        free(errs2);
+    }
     printf("trace: %zu spans, %zu bytes held (%.0f bytes/span)\n", tbt_trace_span_count(t), tbt_trace_memory(t),
            (double)tbt_trace_memory(t) / (double)tbt_trace_span_count(t));
-    printf("evaluate 20 specs: %.2f ms (best of %d); %zu spans selected, %zu assertion evaluations, verdict %s\n",
-           ms(best_eval), runs, selected, asserted, passed ? "passed" : "failed");
-    printf("floor (one hand-written pass, 20 predicates per span): %.2f ms (%zu hits)\n", ms(best_floor), hits);
-    printf("ratio: %.2fx the floor; goal <= 50 ms and <= 3x\n", (double)best_eval / (double)best_floor);
+    printf("evaluate 20 specs: %.2f ms wall, %.2f ms CPU (best of %d); %zu spans selected, %zu assertion "
+           "evaluations, verdict %s\n",
+           ms(best_eval), ms(cpu_eval), runs, selected, asserted, passed ? "passed" : "failed");
+    printf("floor (one hand-written pass, 20 predicates per span): %.2f ms wall, %.2f ms CPU (%zu hits)\n",
+           ms(best_floor), ms(cpu_floor), hits);
+    printf("ratio: %.2fx the floor (wall), %.2fx (CPU); goal <= 50 ms and <= 3x\n", (double)best_eval / (double)best_floor,
+           (double)cpu_eval / (double)cpu_floor);
     tbt_plan_free(plan);
     tbt_defs_free(defs);
     tbt_trace_free(t);

@@ -710,7 +710,9 @@ void tbt_format_double(double d, char *out, size_t cap)
             snprintf(out, cap, "0");
         return;
     }
-    for (int prec = 1; prec <= 17; prec++) {
+    /* shortest form that reads back exactly; nearly every value people
+     * write round-trips at 15 significant digits */
+    for (int prec = 15; prec <= 17; prec++) {
         snprintf(out, cap, "%.*g", prec, d);
         if (strtod(out, NULL) == d)
             return;

@@ -192,6 +192,7 @@ typedef struct eval_state {
     tbt_run_result *rr;
     span_info **info; /* by depth-first position, lazily */
     tbt_arena *scratch;
+    tbt_arena *texts; /* per-span outcome texts before they are kept */
 } eval_state;
 
 static const span_info *info_for(eval_state *es, tbt_span *sp)
@@ -231,8 +232,8 @@ static void eval_assertion(eval_state *es, const tbt_assertion *a, tbt_span **sp
         tbt_span *sp = n ? spans[i] : NULL;
         tbt_eval_ctx ctx = {.trace = es->t, .span = sp, .vars = es->vars, .selected_count = n, .have_selection = true,
                             .scratch = es->scratch};
-        tbt_assert_outcome o;
-        tbt_assertion_eval(a, &ctx, &o);
+        tbt_assert_view o;
+        tbt_assertion_eval_in(a, &ctx, es->texts, &o);
         tbt_span_result *sr = &ar->spans[i];
         if (sp) {
             const span_info *si = info_for(es, sp);
@@ -252,7 +253,7 @@ static void eval_assertion(eval_state *es, const tbt_assertion *a, tbt_span **sp
             ar->warning = adup(rr, o.warning);
         if (!o.passed)
             ar->passed = false;
-        tbt_assert_outcome_clear(&o);
+        tbt_arena_reset(es->texts);
     }
 }
 
@@ -281,7 +282,7 @@ void tbt_plan_evaluate(const tbt_plan *p, tbt_trace *t, tbt_vars *vars, tbt_run_
     tbt_select_ws *ws = tbt_select_ws_new();
     tbt_selector_select_many(sels, p->n_specs, t, vars, ws, lists, counts, rcs, errs);
     tbt_select_ws_free(ws);
-    eval_state es = {.t = t, .vars = vars, .rr = rr, .scratch = tbt_arena_new()};
+    eval_state es = {.t = t, .vars = vars, .rr = rr, .scratch = tbt_arena_new(), .texts = tbt_arena_new()};
     es.info = tbt_xcalloc(out->n_spans ? out->n_spans : 1, sizeof(*es.info));
     bool all = true;
     for (size_t i = 0; i < p->n_specs; i++) {
@@ -320,6 +321,7 @@ void tbt_plan_evaluate(const tbt_plan *p, tbt_trace *t, tbt_vars *vars, tbt_run_
     free(errs);
     free(es.info);
     tbt_arena_free(es.scratch);
+    tbt_arena_free(es.texts);
     out->status = all ? TBT_TEST_PASSED : TBT_TEST_FAILED;
     out->eval_ns = tbt_now_mono_ns() - t0;
 }

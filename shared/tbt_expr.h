@@ -80,6 +80,14 @@ bool tbt_assertion_uses_span(const tbt_assertion *a);
 int tbt_assertion_eval(const tbt_assertion *a, const tbt_eval_ctx *ctx, tbt_assert_outcome *out);
 void tbt_assert_outcome_clear(tbt_assert_outcome *o);
 
+/* The same, for hot loops: the strings are allocated in dst (an arena the
+ * caller resets or keeps), nothing on the heap. */
+typedef struct tbt_assert_view {
+    bool passed;
+    const char *observed, *expected, *error, *warning;
+} tbt_assert_view;
+int tbt_assertion_eval_in(const tbt_assertion *a, const tbt_eval_ctx *ctx, tbt_arena *dst, tbt_assert_view *out);
+
 /* A single expression (outputs' values). */
 int tbt_expr_parse(const char *src, const tbt_loc *loc, tbt_expr **out, tbt_error *err);
 void tbt_expr_free(tbt_expr *e);

@@ -98,10 +98,21 @@ xitem tbt_xitem_num(xeval *ev, double d, bool is_int, int64_t i)
     it.ival = i;
     it.num = is_int ? (double)i : d;
     char buf[48];
-    if (is_int)
-        snprintf(buf, sizeof(buf), "%lld", (long long)i);
-    else
-        tbt_format_double(d, buf, sizeof(buf));
+    if (is_int) {
+        /* integers are formatted by hand: this runs once per span */
+        char *e = buf + sizeof(buf), *q = e;
+        uint64_t u = i < 0 ? (uint64_t)0 - (uint64_t)i : (uint64_t)i;
+        do {
+            *--q = (char)('0' + u % 10);
+            u /= 10;
+        } while (u);
+        if (i < 0)
+            *--q = '-';
+        it.len = (size_t)(e - q);
+        it.s = tbt_arena_strndup(ev->arena, q, it.len);
+        return it;
+    }
+    tbt_format_double(d, buf, sizeof(buf));
     it.len = strlen(buf);
     it.s = tbt_arena_strndup(ev->arena, buf, it.len);
     return it;
@@ -119,6 +130,17 @@ xitem tbt_xitem_dur(xeval *ev, int64_t ns)
     it.len = strlen(buf);
     it.s = tbt_arena_strndup(ev->arena, buf, it.len);
     return it;
+}
+
+void tbt_xnode_set_constant(tbt_arena *a, xnode *n)
+{
+    xeval ev = {.arena = a};
+    if (n->kind == XN_NUM)
+        n->constant = tbt_xitem_num(&ev, n->num, n->is_int, n->ival);
+    else if (n->kind == XN_DUR)
+        n->constant = tbt_xitem_dur(&ev, n->ns);
+    else if (n->kind == XN_STR && n->n_parts == 1 && !n->parts[0].expr)
+        n->constant = tbt_xitem_from_text(&ev, n->parts[0].text, n->parts[0].len);
 }
 
 xval tbt_xval_single(xeval *ev, xitem it)
@@ -304,14 +326,17 @@ int tbt_xeval_node(xeval *ev, const xnode *n, xval *out)
     int rc = 0;
     switch (n->kind) {
     case XN_NUM:
-        *out = tbt_xval_single(ev, tbt_xitem_num(ev, n->num, n->is_int, n->ival));
-        break;
     case XN_DUR:
-        *out = tbt_xval_single(ev, tbt_xitem_dur(ev, n->ns));
+        /* constants were typed and formatted once, at parse time */
+        out->array = false;
+        out->n = 1;
+        out->items = (xitem *)&n->constant;
         break;
     case XN_STR: {
         if (n->n_parts == 1 && !n->parts[0].expr) {
-            *out = tbt_xval_single(ev, tbt_xitem_from_text(ev, n->parts[0].text, n->parts[0].len));
+            out->array = false;
+            out->n = 1;
+            out->items = (xitem *)&n->constant;
             break;
         }
         tbt_buf b = TBT_BUF_INIT;
@@ -677,19 +702,22 @@ static int val_order(xeval *ev, const tbt_assertion *a, const xval *l, const xva
 
 /* Text of a value for reports: durations (and numbers compared with
  * durations) read as durations. */
-static char *display(const xval *v, bool as_duration)
+static const char *display(tbt_arena *dst, const xval *v, bool as_duration)
 {
-    tbt_buf b = TBT_BUF_INIT;
     if (as_duration && !v->array && v->n == 1 && v->items[0].kind != XV_STR) {
         const xitem *it = &v->items[0];
         int64_t ns = it->kind == XV_DUR ? it->ns : (it->is_int ? it->ival : (int64_t)llround(it->num));
         char tmp[48];
         tbt_format_duration(ns, tmp, sizeof(tmp));
-        tbt_buf_puts(&b, tmp);
-    } else {
-        tbt_xval_text(v, &b);
+        return tbt_arena_strdup(dst, tmp);
     }
-    return tbt_buf_steal(&b);
+    if (!v->array && v->n == 1)
+        return tbt_arena_strndup(dst, v->items[0].s, v->items[0].len);
+    tbt_buf b = TBT_BUF_INIT;
+    tbt_xval_text(v, &b);
+    const char *s = tbt_arena_strndup(dst, tbt_buf_cstr(&b), b.len);
+    tbt_buf_free(&b);
+    return s;
 }
 
 static bool is_dur(const xval *v)
@@ -753,19 +781,19 @@ static void precedence_check(xeval *ev, const xnode *n, tbt_buf *warn)
         precedence_check(ev, n->parts[i].expr, warn);
 }
 
-int tbt_assertion_eval(const tbt_assertion *a, const tbt_eval_ctx *ctx, tbt_assert_outcome *out)
+int tbt_assertion_eval_in(const tbt_assertion *a, const tbt_eval_ctx *ctx, tbt_arena *dst, tbt_assert_view *out)
 {
     memset(out, 0, sizeof(*out));
     tbt_error err = TBT_ERROR_INIT;
     tbt_assertion *mut = (tbt_assertion *)a;
-    tbt_arena *arena = ctx->scratch ? ctx->scratch : tbt_arena_new();
+    tbt_arena *arena = ctx->scratch && ctx->scratch != dst ? ctx->scratch : tbt_arena_new();
     xeval ev = {.ctx = ctx, .u = &mut->u, .arena = arena, .err = &err};
     xval l, r;
     int rc = eval_side_pair(&ev, a, &l, &r);
     if (rc == 0) {
         bool dur = is_dur(&l) || is_dur(&r);
-        out->observed = display(&l, dur);
-        out->expected = display(&r, dur);
+        out->observed = display(dst, &l, dur);
+        out->expected = display(dst, &r, dur);
         switch (a->cmp) {
         case TBT_CMP_EQ: out->passed = val_eq(&ev, &l, &r); break;
         case TBT_CMP_NE: out->passed = !val_eq(&ev, &l, &r); break;
@@ -782,21 +810,37 @@ int tbt_assertion_eval(const tbt_assertion *a, const tbt_eval_ctx *ctx, tbt_asse
     }
     if (rc != 0) {
         out->passed = false;
-        out->error = tbt_xstrdup(err.msg ? err.msg : "evaluation failed");
+        out->observed = out->expected = NULL;
+        out->error = tbt_arena_strdup(dst, err.msg ? err.msg : "evaluation failed");
     }
     if (a->u.precedence_differs) {
         tbt_buf w = TBT_BUF_INIT;
         precedence_check(&ev, a->left, &w);
         precedence_check(&ev, a->right, &w);
         if (w.len)
-            out->warning = tbt_buf_steal(&w);
+            out->warning = tbt_arena_strndup(dst, w.data, w.len);
         tbt_buf_free(&w);
     }
     tbt_error_clear(&err);
-    if (ctx->scratch)
+    if (arena == ctx->scratch)
         tbt_arena_reset(arena);
     else
         tbt_arena_free(arena);
+    return rc;
+}
+
+int tbt_assertion_eval(const tbt_assertion *a, const tbt_eval_ctx *ctx, tbt_assert_outcome *out)
+{
+    memset(out, 0, sizeof(*out));
+    tbt_arena *dst = tbt_arena_new();
+    tbt_assert_view v;
+    int rc = tbt_assertion_eval_in(a, ctx, dst, &v);
+    out->passed = v.passed;
+    out->observed = v.observed ? tbt_xstrdup(v.observed) : NULL;
+    out->expected = v.expected ? tbt_xstrdup(v.expected) : NULL;
+    out->error = v.error ? tbt_xstrdup(v.error) : NULL;
+    out->warning = v.warning ? tbt_xstrdup(v.warning) : NULL;
+    tbt_arena_free(dst);
     return rc;
 }
 

@@ -167,6 +167,7 @@ xnode *tbt_xparse_string(xparser *p, size_t off, size_t end, char quote)
     n->parts = tbt_arena_memdup(p->u->arena, heap ? heap : parts, np * sizeof(xpart));
     n->n_parts = np;
     free(heap);
+    tbt_xnode_set_constant(p->u->arena, n);
     return p->failed ? NULL : n;
 }
 
@@ -283,6 +284,7 @@ xnode *tbt_xparse_term(xparser *p)
             r->parts[0].text = tbt_arena_strndup(p->u->arena, w, wl);
             r->parts[0].len = wl;
             r->n_parts = 1;
+            tbt_xnode_set_constant(p->u->arena, r);
         } else {
             tbt_xparse_fail(p, t.off,
                             "unexpected word '%.*s': strings must be quoted (\"...\" or '...'), attributes "
@@ -364,6 +366,8 @@ xnode *tbt_xparse_term(xparser *p)
         break;
     }
     p->depth--;
+    if (r && (r->kind == XN_NUM || r->kind == XN_DUR))
+        tbt_xnode_set_constant(p->u->arena, r);
     return p->failed ? NULL : r;
 }
 

@@ -62,6 +62,25 @@ const char *tbt_xtok_name(xtok_kind k);
  * unterminated. Skips nested quotes and braces. */
 size_t tbt_xlex_interp_end(const char *src, size_t len, size_t off);
 
+/* ---- values ------------------------------------------------------------ */
+typedef enum xv_kind {
+    XV_STR,
+    XV_NUM,
+    XV_DUR,
+} xv_kind;
+
+typedef struct xitem_s {
+    xv_kind kind;
+    bool typed;      /* number from a literal / a typed attribute / JSON */
+    bool is_int;
+    int64_t ival;
+    double num;      /* NUM */
+    int64_t ns;      /* DUR */
+    const char *s;   /* text form (always set) */
+    size_t len;
+} xitem;
+/* Give constant nodes their typed value (called by the parser). */
+
 /* ---- AST ----------------------------------------------------------------*/
 typedef enum xn_kind {
     XN_NUM,
@@ -116,6 +135,8 @@ struct xnode {
     xnode *alt; /* BIN chains: the left-to-right reading, when it differs */
     /* ATTR: resolved once at parse time */
     tbt_prop prop;
+    /* NUM, DUR, constant STR: the value, typed once at parse time */
+    struct xitem_s constant;
     /* PIPE */
     xfilter filter;
     tbt_regex *re;
@@ -162,6 +183,9 @@ void tbt_xunit_init(xunit *u, const char *src, size_t len, const tbt_loc *loc);
 void tbt_xunit_destroy(xunit *u);
 /* Fail at offset: sets err with position and the caret. */
 int tbt_xparse_fail(xparser *p, size_t off, const char *fmt, ...) TBT_PRINTF(3, 4);
+/* Give a constant node (NUM, DUR, STR without interpolation) its typed
+ * value, formatted once (tbt_expr_eval.c). */
+void tbt_xnode_set_constant(tbt_arena *a, xnode *n);
 /* Parse a full expression (with pipes) / a single term starting at the
  * lexer's position. */
 xnode *tbt_xparse_expr(xparser *p);
@@ -171,22 +195,7 @@ xnode *tbt_xparse_term(xparser *p);
 xnode *tbt_xparse_string(xparser *p, size_t off, size_t end, char quote);
 
 /* ---- values ------------------------------------------------------------ */
-typedef enum xv_kind {
-    XV_STR,
-    XV_NUM,
-    XV_DUR,
-} xv_kind;
 
-typedef struct xitem {
-    xv_kind kind;
-    bool typed;      /* number from a literal / a typed attribute / JSON */
-    bool is_int;
-    int64_t ival;
-    double num;      /* NUM */
-    int64_t ns;      /* DUR */
-    const char *s;   /* text form (always set) */
-    size_t len;
-} xitem;
 
 typedef struct xval {
     bool array;

@@ -73,42 +73,45 @@ typedef struct tbt_scope {
 typedef struct tbt_span tbt_span;
 
 struct tbt_span {
+    /* Hot fields first: selection and assertions read these for every span,
+     * so they share the first cache line. */
+    const char *name;
+    const char *type;       /* computed: http, database, rpc, messaging,
+                               faas, exception, general */
+    tbt_kv *attrs;
+    size_t n_attrs;
+    const tbt_resource *resource; /* may be NULL */
+    tbt_span_kind kind;
+    tbt_status_code status_code;
+    bool interned;           /* computed: attribute keys point into the key table */
+    uint64_t start_ns, end_ns;
+    const tbt_scope *scope;  /* may be NULL */
+
     /* ---- filled by the builder ---- */
     uint8_t trace_id[16];
     uint8_t span_id[8];
     uint8_t parent_id[8]; /* all zero: no parent */
     const char *trace_state;
-    const char *name;
-    tbt_span_kind kind;
-    uint64_t start_ns, end_ns;
-    tbt_status_code status_code;
     const char *status_message;
     uint32_t flags;
-    tbt_kv *attrs;
-    size_t n_attrs;
     uint32_t dropped_attrs, dropped_events, dropped_links;
     tbt_event *events;
     size_t n_events;
     tbt_link *links;
     size_t n_links;
-    const tbt_resource *resource; /* may be NULL */
-    const tbt_scope *scope;       /* may be NULL */
 
     /* ---- computed by tbt_trace_finalize ---- */
-    char trace_id_hex[33];
-    char span_id_hex[17];
-    char parent_id_hex[17]; /* "" when no parent */
+    size_t order;           /* position in depth-first order */
+    size_t subtree_end;     /* order of the last span of this subtree + 1 */
     tbt_span *parent;       /* NULL for roots and orphans */
     tbt_span **children;    /* ordered by start time, then span id */
     size_t n_children;
-    size_t order;           /* position in depth-first order */
-    size_t subtree_end;     /* order of the last span of this subtree + 1 */
     unsigned depth;
-    const char *type;       /* http, database, rpc, messaging, faas,
-                               exception, general */
     const char *service;    /* resource service.name or "" */
     const char *events_json; /* cached JSON of span.events, lazily */
-    bool interned;           /* attribute keys point into the key table */
+    char trace_id_hex[33];
+    char span_id_hex[17];
+    char parent_id_hex[17]; /* "" when no parent */
 };
 
 typedef struct tbt_trace tbt_trace;
