@@ -183,10 +183,65 @@ static void eval_outputs(const tbt_plan *p, tbt_trace *t, tbt_vars *vars, tbt_ru
 /* Per-span identity copied into the results once, however many
  * assertions look at the span (results outlive the trace). */
 typedef struct span_info {
-    const char *id, *name, *service, *trace_id;
+    char id[17];
+    const char *name, *service, *trace_id;
 } span_info;
 
+/* Result texts repeat massively (span names, services, trace ids, "200",
+ * "shop"): one copy of each distinct text per evaluation. */
+typedef struct str_pool {
+    const char **slots;
+    size_t cap, n;
+    const char *last; /* the previous answer: expected values repeat in a row */
+} str_pool;
+
+static uint64_t pool_hash(const char *s, size_t *len)
+{
+    uint64_t h = 1469598103934665603ull;
+    const char *p = s;
+    for (; *p; p++)
+        h = (h ^ (unsigned char)*p) * 1099511628211ull;
+    *len = (size_t)(p - s);
+    return h ^ (h >> 29);
+}
+
+static const char *pool_get(str_pool *sp, tbt_arena *a, const char *s)
+{
+    if (!s)
+        return NULL;
+    if (sp->last && strcmp(sp->last, s) == 0)
+        return sp->last;
+    if ((sp->n + 1) * 2 > sp->cap) {
+        size_t ncap = sp->cap ? sp->cap * 2 : 1024;
+        const char **ns = tbt_xcalloc(ncap, sizeof(*ns));
+        for (size_t i = 0; i < sp->cap; i++) {
+            if (!sp->slots[i])
+                continue;
+            size_t l;
+            size_t j = pool_hash(sp->slots[i], &l) & (ncap - 1);
+            while (ns[j])
+                j = (j + 1) & (ncap - 1);
+            ns[j] = sp->slots[i];
+        }
+        free(sp->slots);
+        sp->slots = ns;
+        sp->cap = ncap;
+    }
+    size_t len;
+    size_t mask = sp->cap - 1;
+    for (size_t j = pool_hash(s, &len) & mask;; j = (j + 1) & mask) {
+        if (!sp->slots[j]) {
+            sp->slots[j] = tbt_arena_strndup(a, s, len);
+            sp->n++;
+            return sp->last = sp->slots[j];
+        }
+        if (strcmp(sp->slots[j], s) == 0)
+            return sp->last = sp->slots[j];
+    }
+}
+
 typedef struct eval_state {
+    str_pool pool;
     tbt_trace *t;
     const tbt_vars *vars;
     tbt_run_result *rr;
@@ -200,23 +255,13 @@ static const span_info *info_for(eval_state *es, tbt_span *sp)
     span_info **slot = &es->info[sp->order];
     if (!*slot) {
         span_info *si = tbt_arena_alloc(es->rr->arena, sizeof(*si));
-        si->id = adup(es->rr, sp->span_id_hex);
-        si->name = adup(es->rr, sp->name);
-        si->service = adup(es->rr, sp->service);
-        si->trace_id = adup(es->rr, sp->trace_id_hex);
+        memcpy(si->id, sp->span_id_hex, sizeof(si->id));
+        si->name = pool_get(&es->pool, es->rr->arena, sp->name);
+        si->service = pool_get(&es->pool, es->rr->arena, sp->service);
+        si->trace_id = pool_get(&es->pool, es->rr->arena, sp->trace_id_hex);
         *slot = si;
     }
     return *slot;
-}
-
-/* Equal texts share one copy (expected values rarely differ per span). */
-static const char *adup_same(tbt_run_result *rr, const char *s, const char *prev)
-{
-    if (!s)
-        return NULL;
-    if (prev && strcmp(prev, s) == 0)
-        return prev;
-    return adup(rr, s);
 }
 
 static void eval_assertion(eval_state *es, const tbt_assertion *a, tbt_span **spans, size_t n, tbt_assert_result *ar)
@@ -227,7 +272,6 @@ static void eval_assertion(eval_state *es, const tbt_assertion *a, tbt_span **sp
     ar->n_spans = runs;
     ar->spans = tbt_arena_calloc(rr->arena, runs, sizeof(tbt_span_result));
     ar->passed = true;
-    const char *prev_exp = NULL, *prev_obs = NULL;
     for (size_t i = 0; i < runs; i++) {
         tbt_span *sp = n ? spans[i] : NULL;
         tbt_eval_ctx ctx = {.trace = es->t, .span = sp, .vars = es->vars, .selected_count = n, .have_selection = true,
@@ -246,9 +290,9 @@ static void eval_assertion(eval_state *es, const tbt_assertion *a, tbt_span **sp
             sr->trace_id = "";
         }
         sr->passed = o.passed;
-        sr->observed = prev_obs = adup_same(rr, o.observed, prev_obs);
-        sr->expected = prev_exp = adup_same(rr, o.expected, prev_exp);
-        sr->error = adup(rr, o.error);
+        sr->observed = pool_get(&es->pool, rr->arena, o.observed);
+        sr->expected = pool_get(&es->pool, rr->arena, o.expected);
+        sr->error = pool_get(&es->pool, rr->arena, o.error);
         if (o.warning && !ar->warning)
             ar->warning = adup(rr, o.warning);
         if (!o.passed)
@@ -322,6 +366,7 @@ void tbt_plan_evaluate(const tbt_plan *p, tbt_trace *t, tbt_vars *vars, tbt_run_
     free(es.info);
     tbt_arena_free(es.scratch);
     tbt_arena_free(es.texts);
+    free(es.pool.slots);
     out->status = all ? TBT_TEST_PASSED : TBT_TEST_FAILED;
     out->eval_ns = tbt_now_mono_ns() - t0;
 }

@@ -184,8 +184,10 @@ int tbt_xeval_fail(xeval *ev, const xnode *n, const char *fmt, ...)
     va_end(ap);
     tbt_error_set(ev->err, -EINVAL, "%s", m);
     free(m);
-    if (n)
-        tbt_error_at(ev->err, ev->u->has_loc ? &ev->u->loc : NULL, ev->u->src, n->off);
+    /* Evaluation errors are reported per span with their message only; the
+     * position is not computed here, where it would cost a copy of the
+     * source line for every span that lacks an attribute. */
+    TBT_UNUSED(n);
     return -EINVAL;
 }
 

@@ -119,7 +119,9 @@ typedef struct tbt_trace tbt_trace;
 tbt_trace *tbt_trace_new(void);
 void tbt_trace_free(tbt_trace *t);
 tbt_arena *tbt_trace_arena(tbt_trace *t);
-/* A zeroed span owned by the trace. Valid until finalize reorders. */
+/* A zeroed span owned by the trace. The pointer is valid until the next
+ * tbt_trace_finalize(), which moves every span (use tbt_trace_span_at or
+ * tbt_trace_find afterwards). */
 tbt_span *tbt_trace_add_span(tbt_trace *t);
 tbt_resource *tbt_trace_new_resource(tbt_trace *t);
 tbt_scope *tbt_trace_new_scope(tbt_trace *t);
