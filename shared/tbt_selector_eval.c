@@ -63,8 +63,10 @@ static int resolve_filter(const tbt_selector *s, tbt_trace *t, const sel_filter 
         xeval ev = {.ctx = &ctx, .u = (xunit *)&s->u, .arena = a, .err = err};
         xval out;
         int rc = tbt_xeval_node(&ev, v, &out);
-        if (rc != 0)
+        if (rc != 0) {
+            tbt_error_at(err, s->u.has_loc ? &s->u.loc : NULL, s->u.src, f->value_off);
             return rc;
+        }
         tbt_buf b = TBT_BUF_INIT;
         tbt_xval_text(&out, &b);
         r->text = tbt_arena_strndup(a, tbt_buf_cstr(&b), b.len);
