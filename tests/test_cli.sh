@@ -2,8 +2,12 @@
 # test_cli.sh TBT SOURCE_ROOT - the tbt binary end to end: exit codes,
 # pretty/JSON/JUnit outputs, errors with positions, suites and variables.
 set -u
-TBT=$1
+TBTBIN=$1
 ROOT=$2
+# Under `meson test --setup=valgrind`, TBT_WRAPPER runs every tbt call under valgrind
+# (exit 99 on a memory error, which no check expects).
+read -ra WRAP <<<"${TBT_WRAPPER:-}"
+tbt() { "${WRAP[@]}" "$TBTBIN" "$@"; }
 EX=$ROOT/examples
 DATA=$ROOT/tests/data/cli
 TMP=$(mktemp -d)
@@ -26,12 +30,12 @@ run() { # expected-exit, then the command; output in $TMP/out and $TMP/err
 }
 has() { grep -qF -- "$1" "$2"; }
 
-run 0 "$TBT" eval -f "$EX/checkout.yaml" --trace "$EX/traces/checkout-healthy.otlp.json"
+run 0 tbt eval -f "$EX/checkout.yaml" --trace "$EX/traces/checkout-healthy.otlp.json"
 check "healthy trace passes" $?
 has "✔ Checkout places an order and charges the card (trace id: 0af7651916cd43dd8448eb211c80319c)" "$TMP/out"
 check "pretty output names the test and trace id" $?
 
-run 2 "$TBT" eval -f "$EX/checkout.yaml" --trace "$EX/traces/checkout-buggy.otlp.json" --junit "$TMP/j.xml"
+run 2 tbt eval -f "$EX/checkout.yaml" --trace "$EX/traces/checkout-buggy.otlp.json" --junit "$TMP/j.xml"
 check "buggy trace fails with exit 2" $?
 has "✘ attr:tracetest.selected_spans.count = 1" "$TMP/out" && has "process payment (payment-service): 2" "$TMP/out"
 check "the double charge is shown with its observed count" $?
@@ -40,7 +44,7 @@ check "the slow INSERT is shown with its duration" $?
 has 'failures="3"' "$TMP/j.xml" && has '<failure type="attr:tracetest.span.duration &lt; 50ms" message="75ms"/>' "$TMP/j.xml"
 check "JUnit report written with the failures" $?
 
-run 2 "$TBT" eval -f "$EX/checkout.yaml" --trace "$EX/traces/checkout-buggy.otlp.json" -o json
+run 2 tbt eval -f "$EX/checkout.yaml" --trace "$EX/traces/checkout-buggy.otlp.json" -o json
 check "json output exits 2" $?
 python3 - "$TMP/out" <<'PY'
 import json, sys
@@ -56,13 +60,13 @@ assert t["outputs"][0] == {"name": "ORDER_ID", "value": "ord-7f3a"}, t["outputs"
 PY
 check "json output has the documented shape and values" $?
 
-run 0 "$TBT" eval -f "$EX/traces/../checkout.yaml" --trace "$ROOT/tests/data/checkout.otlp.pb" -o json
+run 0 tbt eval -f "$EX/traces/../checkout.yaml" --trace "$ROOT/tests/data/checkout.otlp.pb" -o json
 rc=$?
 # the protobuf fixture is a different trace: it must decode and be evaluated (pass or fail), not error
 if [ $rc -ne 0 ]; then grep -q '"status"' "$TMP/out"; rc=$?; fi
 check "protobuf trace accepted by content" $rc
 
-run 3 "$TBT" eval -f "$TMP/missing.yaml" --trace "$EX/traces/checkout-healthy.otlp.json"
+run 3 tbt eval -f "$TMP/missing.yaml" --trace "$EX/traces/checkout-healthy.otlp.json"
 check "missing definition exits 3" $?
 has "missing.yaml: No such file or directory" "$TMP/err"
 check "missing file is named" $?
@@ -81,7 +85,7 @@ spec:
       assertions:
         - attr:x = = 1
 YAML
-run 1 "$TBT" eval -f "$TMP/bad.yaml" --trace "$EX/traces/checkout-healthy.otlp.json"
+run 1 tbt eval -f "$TMP/bad.yaml" --trace "$EX/traces/checkout-healthy.otlp.json"
 check "bad definitions exit 1" $?
 has "bad.yaml:10:42: invalid selector: expected a value after '='" "$TMP/err" && has "bad.yaml:12:20: invalid assertion:" "$TMP/err"
 check "every bad selector and assertion is reported at file:line:col" $?
@@ -89,51 +93,51 @@ has "2 errors in the definitions; nothing was evaluated" "$TMP/err"
 check "error count reported" $?
 
 printf 'not a trace' >"$TMP/t.bin"
-run 1 "$TBT" eval -f "$EX/checkout.yaml" --trace "$TMP/t.bin"
+run 1 tbt eval -f "$EX/checkout.yaml" --trace "$TMP/t.bin"
 check "garbage trace exits 1" $?
 has "invalid OTLP protobuf" "$TMP/err"
 check "garbage trace explained" $?
 
 printf '{"resourceSpans": [' >"$TMP/t.json"
-run 1 "$TBT" eval -f "$EX/checkout.yaml" --trace "$TMP/t.json"
+run 1 tbt eval -f "$EX/checkout.yaml" --trace "$TMP/t.json"
 check "truncated JSON trace exits 1" $?
 
-run 0 "$TBT" eval -f "$DATA/suite.yaml" --trace "$EX/traces/checkout-healthy.otlp.json" -v
+run 0 tbt eval -f "$DATA/suite.yaml" --trace "$EX/traces/checkout-healthy.otlp.json" -v
 check "suite evaluated step by step, outputs flow to later steps" $?
 has "Suite: Order flows into payment" "$TMP/out"
 check "suite header shown" $?
 
-run 0 "$TBT" eval -f "$DATA/uses-vars.yaml" --vars "$DATA/vars.yaml" --trace "$EX/traces/checkout-healthy.otlp.json"
+run 0 tbt eval -f "$DATA/uses-vars.yaml" --vars "$DATA/vars.yaml" --trace "$EX/traces/checkout-healthy.otlp.json"
 check "--vars VariableSet feeds var:" $?
-run 2 "$TBT" eval -f "$DATA/uses-vars.yaml" --vars "$DATA/vars.yaml" --var MAX_DB=1ms --trace "$EX/traces/checkout-healthy.otlp.json"
+run 2 tbt eval -f "$DATA/uses-vars.yaml" --vars "$DATA/vars.yaml" --var MAX_DB=1ms --trace "$EX/traces/checkout-healthy.otlp.json"
 check "--var overrides --vars" $?
-run 2 "$TBT" eval -f "$DATA/uses-vars.yaml" --trace "$EX/traces/checkout-healthy.otlp.json"
+run 2 tbt eval -f "$DATA/uses-vars.yaml" --trace "$EX/traces/checkout-healthy.otlp.json"
 check "undefined variable fails the spec" $?
 has "variable 'CURRENCY' is not defined" "$TMP/out"
 check "undefined variable named" $?
 
-run 0 "$TBT" eval --help
+run 0 tbt eval --help
 check "--help exits 0" $?
 has "--trace FILE" "$TMP/out"
 check "--help lists options" $?
-run 1 "$TBT" eval --bogus
+run 1 tbt eval --bogus
 check "unknown option exits 1" $?
-run 1 "$TBT" eval -f "$EX/checkout.yaml"
+run 1 tbt eval -f "$EX/checkout.yaml"
 check "missing --trace exits 1" $?
-run 1 "$TBT" eval -f "$EX/checkout.yaml" --trace "$EX/traces/checkout-healthy.otlp.json" -o xml
+run 1 tbt eval -f "$EX/checkout.yaml" --trace "$EX/traces/checkout-healthy.otlp.json" -o xml
 check "unknown output format exits 1" $?
-run 1 "$TBT" frobnicate
+run 1 tbt frobnicate
 check "unknown command exits 1" $?
-run 0 "$TBT" --version
+run 0 tbt --version
 check "--version" $?
 has "tbt " "$TMP/out"
 check "--version prints the version" $?
 
-NO_COLOR=1 run 2 "$TBT" eval -f "$EX/checkout.yaml" --trace "$EX/traces/checkout-buggy.otlp.json" --color always
+NO_COLOR=1 run 2 tbt eval -f "$EX/checkout.yaml" --trace "$EX/traces/checkout-buggy.otlp.json" --color always
 check "--color always" $?
 grep -q $'\033\[' "$TMP/out"
 check "--color always colours" $?
-run 2 "$TBT" eval -f "$EX/checkout.yaml" --trace "$EX/traces/checkout-buggy.otlp.json"
+run 2 tbt eval -f "$EX/checkout.yaml" --trace "$EX/traces/checkout-buggy.otlp.json"
 ! grep -q $'\033\[' "$TMP/out"
 check "no colour when not a terminal" $?
 
