@@ -444,7 +444,7 @@ static bool item_eq(const xitem *a, const xitem *b)
     return a->len == b->len && memcmp(a->s, b->s, a->len) == 0;
 }
 
-static xitem item_from_json(xeval *ev, const cJSON *j)
+xitem tbt_xitem_from_json(xeval *ev, const cJSON *j)
 {
     if (cJSON_IsNumber(j)) {
         double d = j->valuedouble;
@@ -497,7 +497,7 @@ int tbt_xval_as_list(xeval *ev, const xval *v, xval *out)
     out->n = 0;
     out->items = n ? tbt_arena_alloc(ev->arena, n * sizeof(xitem)) : NULL;
     for (const cJSON *c = j->child; c; c = c->next)
-        out->items[out->n++] = item_from_json(ev, c);
+        out->items[out->n++] = tbt_xitem_from_json(ev, c);
     cJSON_Delete(j);
     return 1;
 }

@@ -396,27 +396,6 @@ static void on_match(void *ud, const char *s, const size_t *ov, int pairs)
     }
 }
 
-static xitem json_to_item(xeval *ev, const cJSON *j)
-{
-    if (cJSON_IsNumber(j)) {
-        double d = j->valuedouble;
-        if (d == floor(d) && fabs(d) < 9e15)
-            return tbt_xitem_num(ev, d, true, (int64_t)d);
-        return tbt_xitem_num(ev, d, false, 0);
-    }
-    if (cJSON_IsString(j))
-        return tbt_xitem_from_text(ev, tbt_arena_strdup(ev->arena, j->valuestring), strlen(j->valuestring));
-    char *p = cJSON_PrintUnformatted(j);
-    const char *s = tbt_arena_strdup(ev->arena, p ? p : "null");
-    cJSON_free(p);
-    xitem it;
-    memset(&it, 0, sizeof(it));
-    it.kind = XV_STR;
-    it.s = s;
-    it.len = strlen(s);
-    return it;
-}
-
 static xval finish(collect *c, bool input_array)
 {
     xval v;
@@ -465,7 +444,7 @@ int tbt_xfilter_apply(xeval *ev, const xnode *pipe, const xval *in, const xval *
             size_t mn = 0, mc = 0;
             tbt_jsonpath_eval(jp, doc, &m, &mn, &mc);
             for (size_t k = 0; k < mn; k++)
-                push_item(&c, json_to_item(ev, m[k]));
+                push_item(&c, tbt_xitem_from_json(ev, m[k]));
             free(m);
             cJSON_Delete(doc);
         }

@@ -20,6 +20,26 @@ void tbt_xunit_init(xunit *u, const char *src, size_t len, const tbt_loc *loc)
     }
 }
 
+int tbt_xunit_regex(xunit *u, const char *pat, size_t len, tbt_regex **out, size_t *err_off, tbt_error *err)
+{
+    int rc = tbt_regex_compile(pat, len, out, err_off, err);
+    if (rc == 0) {
+        TBT_GROW(u->regexes, u->cap_regexes, u->n_regexes + 1);
+        u->regexes[u->n_regexes++] = *out;
+    }
+    return rc;
+}
+
+int tbt_xunit_jsonpath(xunit *u, const char *path, size_t len, tbt_jsonpath **out, size_t *err_off, tbt_error *err)
+{
+    int rc = tbt_jsonpath_compile(path, len, out, err_off, err);
+    if (rc == 0) {
+        TBT_GROW(u->paths, u->cap_paths, u->n_paths + 1);
+        u->paths[u->n_paths++] = *out;
+    }
+    return rc;
+}
+
 void tbt_xunit_destroy(xunit *u)
 {
     for (size_t i = 0; i < u->n_regexes; i++)
@@ -526,19 +546,10 @@ xnode *tbt_xparse_expr(xparser *p)
             size_t eo = 0;
             tbt_error perr = TBT_ERROR_INIT;
             int rc;
-            if (f == XF_JSON_PATH) {
-                rc = tbt_jsonpath_compile(pt->text, pt->len, &pipe->jp, &eo, &perr);
-                if (rc == 0) {
-                    TBT_GROW(p->u->paths, p->u->cap_paths, p->u->n_paths + 1);
-                    p->u->paths[p->u->n_paths++] = pipe->jp;
-                }
-            } else {
-                rc = tbt_regex_compile(pt->text, pt->len, &pipe->re, &eo, &perr);
-                if (rc == 0) {
-                    TBT_GROW(p->u->regexes, p->u->cap_regexes, p->u->n_regexes + 1);
-                    p->u->regexes[p->u->n_regexes++] = pipe->re;
-                }
-            }
+            if (f == XF_JSON_PATH)
+                rc = tbt_xunit_jsonpath(p->u, pt->text, pt->len, &pipe->jp, &eo, &perr);
+            else
+                rc = tbt_xunit_regex(p->u, pt->text, pt->len, &pipe->re, &eo, &perr);
             if (rc != 0) {
                 /* the pattern text equals the source between the quotes
                  * unless escapes were processed; offsets are then close */

@@ -180,6 +180,9 @@ typedef struct xparser {
 } xparser;
 
 void tbt_xunit_init(xunit *u, const char *src, size_t len, const tbt_loc *loc);
+/* Compile a constant pattern owned (freed) by the unit. */
+int tbt_xunit_regex(xunit *u, const char *pat, size_t len, tbt_regex **out, size_t *err_off, tbt_error *err);
+int tbt_xunit_jsonpath(xunit *u, const char *path, size_t len, tbt_jsonpath **out, size_t *err_off, tbt_error *err);
 void tbt_xunit_destroy(xunit *u);
 /* Fail at offset: sets err with position and the caret. */
 int tbt_xparse_fail(xparser *p, size_t off, const char *fmt, ...) TBT_PRINTF(3, 4);
@@ -215,6 +218,9 @@ typedef struct xeval {
 xitem tbt_xitem_from_text(xeval *ev, const char *s, size_t len);
 xitem tbt_xitem_num(xeval *ev, double d, bool is_int, int64_t i);
 xitem tbt_xitem_dur(xeval *ev, int64_t ns);
+/* A JSON value as an item: numbers typed, strings typed by content, the
+ * rest as their JSON text. (cJSON is declared by tbt_jsonpath.h.) */
+xitem tbt_xitem_from_json(xeval *ev, const cJSON *j);
 xval tbt_xval_single(xeval *ev, xitem it);
 void tbt_xval_text(const xval *v, tbt_buf *out);
 int tbt_xeval_node(xeval *ev, const xnode *n, xval *out);

@@ -460,9 +460,21 @@ static int dec_anyvalue(pbdec *d, const uint8_t *p, size_t n, tbt_value *v, unsi
     while ((rc = pb_next(d, &r, &f, "AnyValue")) > 0) {
         switch (f.num) {
         case 1:
+            rc = pb_str(d, &f, "AnyValue.string_value", &v->u.s.ptr, &v->u.s.len);
+            v->type = TBT_V_STRING;
+            break;
         case 7:
-            rc = pb_str(d, &f, f.num == 1 ? "AnyValue.string_value" : "AnyValue.bytes_value", &v->u.s.ptr, &v->u.s.len);
-            v->type = f.num == 1 ? TBT_V_STRING : TBT_V_BYTES;
+            /* Bytes are mostly digests and ids, unique: not interned. */
+            if ((rc = pb_want(d, &f, WT_LEN, "AnyValue.bytes_value")))
+                break;
+            if (f.len > d->lim->max_value_len) {
+                rc = pb_limit(d, "AnyValue.bytes_value is %zu bytes, more than max_value_len %zu", f.len,
+                              d->lim->max_value_len);
+                break;
+            }
+            v->type = TBT_V_BYTES;
+            v->u.s.ptr = tbt_arena_strndup(d->a, (const char *)f.ptr, f.len);
+            v->u.s.len = f.len;
             break;
         case 2:
             if ((rc = pb_want(d, &f, WT_VARINT, "AnyValue.bool_value")) == 0) {

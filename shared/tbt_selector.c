@@ -169,13 +169,11 @@ static int parse_filter(sparser *p, sel_step *st)
         if (f.constant) {
             size_t eo = 0;
             tbt_error e = TBT_ERROR_INIT;
-            if (tbt_regex_compile(f.value->parts[0].text, f.value->parts[0].len, &f.re, &eo, &e) != 0) {
+            if (tbt_xunit_regex(&p->sel->u, f.value->parts[0].text, f.value->parts[0].len, &f.re, &eo, &e) != 0) {
                 int rc = sfail(p, vstart + 1 + eo, "%s", e.msg);
                 tbt_error_clear(&e);
                 return rc;
             }
-            TBT_GROW(p->sel->u.regexes, p->sel->u.cap_regexes, p->sel->u.n_regexes + 1);
-            p->sel->u.regexes[p->sel->u.n_regexes++] = f.re;
         }
     }
     if (f.value->kind == XN_NUM)
