@@ -602,3 +602,172 @@ bool tbt_span_get(tbt_trace *t, tbt_span *s, const tbt_prop *p, const char *ikey
     }
     return p->fallback != TBT_PROP_NONE && get_field(t, s, p->fallback, out);
 }
+
+/* ---- deep copies ---------------------------------------------------------*/
+static void copy_value(tbt_arena *a, tbt_value *dst, const tbt_value *src);
+
+static tbt_kv *copy_kvs(tbt_arena *a, const tbt_kv *src, size_t n)
+{
+    if (!n)
+        return NULL;
+    tbt_kv *kv = tbt_arena_alloc(a, n * sizeof(*kv));
+    for (size_t i = 0; i < n; i++) {
+        kv[i].key = tbt_arena_strdup(a, src[i].key);
+        copy_value(a, &kv[i].value, &src[i].value);
+    }
+    return kv;
+}
+
+static void copy_value(tbt_arena *a, tbt_value *dst, const tbt_value *src)
+{
+    *dst = *src;
+    switch (src->type) {
+    case TBT_V_STRING:
+    case TBT_V_BYTES:
+        dst->u.s.ptr = tbt_arena_strndup(a, src->u.s.ptr, src->u.s.len);
+        break;
+    case TBT_V_ARRAY:
+        if (src->u.arr.n) {
+            dst->u.arr.items = tbt_arena_alloc(a, src->u.arr.n * sizeof(tbt_value));
+            for (size_t i = 0; i < src->u.arr.n; i++)
+                copy_value(a, &dst->u.arr.items[i], &src->u.arr.items[i]);
+        }
+        break;
+    case TBT_V_KVLIST:
+        dst->u.kv.items = copy_kvs(a, src->u.kv.items, src->u.kv.n);
+        break;
+    default:
+        break;
+    }
+}
+
+/* pointer map, open addressing (resources and scopes: one per received
+ * request, so thousands for a large trace) */
+static size_t memo_slot(const void *p, size_t mask)
+{
+    uint64_t h = (uint64_t)(uintptr_t)p * 0x9E3779B97F4A7C15ull;
+    return (size_t)(h >> 20) & mask;
+}
+
+static void *memo_find(tbt_import *m, const void *from)
+{
+    if (!m->cap)
+        return NULL;
+    for (size_t i = memo_slot(from, m->cap - 1);; i = (i + 1) & (m->cap - 1)) {
+        if (!m->from[i])
+            return NULL;
+        if (m->from[i] == from)
+            return m->to[i];
+    }
+}
+
+static void memo_add(tbt_import *m, const void *from, void *to)
+{
+    if ((m->n + 1) * 2 > m->cap) {
+        size_t ncap = m->cap ? m->cap * 2 : 64;
+        const void **nf = tbt_xcalloc(ncap, sizeof(*nf));
+        void **nt = tbt_xcalloc(ncap, sizeof(*nt));
+        for (size_t i = 0; i < m->cap; i++) {
+            if (!m->from[i])
+                continue;
+            size_t j = memo_slot(m->from[i], ncap - 1);
+            while (nf[j])
+                j = (j + 1) & (ncap - 1);
+            nf[j] = m->from[i];
+            nt[j] = m->to[i];
+        }
+        free(m->from);
+        free(m->to);
+        m->from = nf;
+        m->to = nt;
+        m->cap = ncap;
+    }
+    size_t j = memo_slot(from, m->cap - 1);
+    while (m->from[j])
+        j = (j + 1) & (m->cap - 1);
+    m->from[j] = from;
+    m->to[j] = to;
+    m->n++;
+}
+
+void tbt_import_done(tbt_import *memo)
+{
+    free(memo->from);
+    free(memo->to);
+    memset(memo, 0, sizeof(*memo));
+}
+
+tbt_span *tbt_trace_import_span(tbt_trace *dst, const tbt_span *src, tbt_import *memo)
+{
+    tbt_arena *a = dst->arena;
+    tbt_span *s = tbt_trace_add_span(dst);
+    memcpy(s->trace_id, src->trace_id, 16);
+    memcpy(s->span_id, src->span_id, 8);
+    memcpy(s->parent_id, src->parent_id, 8);
+    s->trace_state = tbt_arena_strdup(a, src->trace_state);
+    s->name = tbt_arena_strdup(a, src->name);
+    s->kind = src->kind;
+    s->start_ns = src->start_ns;
+    s->end_ns = src->end_ns;
+    s->status_code = src->status_code;
+    s->status_message = tbt_arena_strdup(a, src->status_message);
+    s->flags = src->flags;
+    s->attrs = copy_kvs(a, src->attrs, src->n_attrs);
+    s->n_attrs = src->n_attrs;
+    s->dropped_attrs = src->dropped_attrs;
+    s->dropped_events = src->dropped_events;
+    s->dropped_links = src->dropped_links;
+    if (src->n_events) {
+        s->events = tbt_arena_alloc(a, src->n_events * sizeof(tbt_event));
+        for (size_t i = 0; i < src->n_events; i++) {
+            const tbt_event *e = &src->events[i];
+            s->events[i].time_ns = e->time_ns;
+            s->events[i].name = tbt_arena_strdup(a, e->name);
+            s->events[i].attrs = copy_kvs(a, e->attrs, e->n_attrs);
+            s->events[i].n_attrs = e->n_attrs;
+            s->events[i].dropped_attrs = e->dropped_attrs;
+        }
+        s->n_events = src->n_events;
+    }
+    if (src->n_links) {
+        s->links = tbt_arena_alloc(a, src->n_links * sizeof(tbt_link));
+        for (size_t i = 0; i < src->n_links; i++) {
+            const tbt_link *l = &src->links[i];
+            memcpy(s->links[i].trace_id, l->trace_id, 16);
+            memcpy(s->links[i].span_id, l->span_id, 8);
+            s->links[i].trace_state = tbt_arena_strdup(a, l->trace_state);
+            s->links[i].attrs = copy_kvs(a, l->attrs, l->n_attrs);
+            s->links[i].n_attrs = l->n_attrs;
+            s->links[i].dropped_attrs = l->dropped_attrs;
+            s->links[i].flags = l->flags;
+        }
+        s->n_links = src->n_links;
+    }
+    if (src->resource) {
+        tbt_resource *r = memo_find(memo, src->resource);
+        if (!r) {
+            r = tbt_trace_new_resource(dst);
+            r->attrs = copy_kvs(a, src->resource->attrs, src->resource->n_attrs);
+            r->n_attrs = src->resource->n_attrs;
+            r->dropped_attrs = src->resource->dropped_attrs;
+            r->schema_url = tbt_arena_strdup(a, src->resource->schema_url);
+            memo_add(memo, src->resource, r);
+        }
+        s->resource = r;
+    }
+    if (src->scope) {
+        tbt_scope *sc = memo_find(memo, src->scope);
+        if (!sc) {
+            sc = tbt_trace_new_scope(dst);
+            sc->name = tbt_arena_strdup(a, src->scope->name);
+            sc->version = tbt_arena_strdup(a, src->scope->version);
+            sc->attrs = copy_kvs(a, src->scope->attrs, src->scope->n_attrs);
+            sc->n_attrs = src->scope->n_attrs;
+            sc->dropped_attrs = src->scope->dropped_attrs;
+            sc->schema_url = tbt_arena_strdup(a, src->scope->schema_url);
+            memo_add(memo, src->scope, sc);
+        }
+        s->scope = sc;
+    }
+    return s;
+}

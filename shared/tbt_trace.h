@@ -198,6 +198,17 @@ const char *tbt_status_code_name(tbt_status_code c);  /* STATUS_CODE_ERROR */
 /* Span type by the reference's fixed rule. */
 const char *tbt_span_type_of(const tbt_span *s);
 
+/* Deep copies of spans between traces (the agent's store snapshots a
+ * watched trace out of its received batches). The memo shares one copy of
+ * each resource and scope; tbt_import_done frees it. */
+typedef struct tbt_import {
+    const void **from;
+    void **to;
+    size_t n, cap;
+} tbt_import;
+tbt_span *tbt_trace_import_span(tbt_trace *dst, const tbt_span *src, tbt_import *memo);
+void tbt_import_done(tbt_import *memo);
+
 /* Bytes held by the trace (arena + indexes), for memory figures. */
 size_t tbt_trace_memory(const tbt_trace *t);
 
