@@ -1,5 +1,8 @@
 /* tbt_cli.c - shared command-line plumbing. */
 #include "tbt_cli.h"
+#include "tbt_commands.h"
+#include "tbt_report.h"
+#include "tbt_runner.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -205,4 +208,176 @@ void tbt_cli_print_error(const tbt_error *err)
 int tbt_cli_exit_for(int rc)
 {
     return rc == -ENOENT ? TBT_EXIT_NOT_FOUND : TBT_EXIT_ERROR;
+}
+
+/* ---- shared by eval and run ------------------------------------------------*/
+void tbt_common_init(tbt_common_opts *o)
+{
+    memset(o, 0, sizeof(*o));
+    o->output = "pretty";
+}
+
+void tbt_common_free(tbt_common_opts *o)
+{
+    free(o->paths);
+    free(o->varfiles);
+    free(o->varkv);
+    memset(o, 0, sizeof(*o));
+}
+
+int tbt_common_opt(tbt_common_opts *o, const char *prog, int id, const char *arg)
+{
+    switch (id) {
+    case TBT_O_FILE:
+        TBT_GROW(o->paths, o->cap_paths, o->n_paths + 1);
+        o->paths[o->n_paths++] = (char *)arg;
+        return 0;
+    case TBT_O_VARS:
+        TBT_GROW(o->varfiles, o->cap_varfiles, o->n_varfiles + 1);
+        o->varfiles[o->n_varfiles++] = (char *)arg;
+        return 0;
+    case TBT_O_VAR:
+        if (!strchr(arg, '=') || arg[0] == '=') {
+            fprintf(stderr, "%s: --var takes NAME=VALUE, got '%s'\n", prog, arg);
+            return -1;
+        }
+        TBT_GROW(o->varkv, o->cap_varkv, o->n_varkv + 1);
+        o->varkv[o->n_varkv++] = (char *)arg;
+        return 0;
+    case TBT_O_OUTPUT:
+        o->output = arg;
+        return 0;
+    case TBT_O_JUNIT:
+        o->junit = arg;
+        return 0;
+    case TBT_O_COLOR:
+        o->color = arg;
+        return 0;
+    case TBT_O_VERBOSE:
+        o->verbose = true;
+        return 0;
+    default:
+        return -1;
+    }
+}
+
+int tbt_common_check(tbt_common_opts *o, const tbt_cli *cli)
+{
+    if (cli->optind < cli->argc) {
+        fprintf(stderr, "%s: unexpected argument '%s' (definition files go after -f)\n", cli->prog,
+                cli->argv[cli->optind]);
+        return -1;
+    }
+    if (o->n_paths == 0) {
+        fprintf(stderr, "%s: no definition given (-f FILE)\nRun '%s --help' for the options.\n", cli->prog, cli->prog);
+        return -1;
+    }
+    if (strcmp(o->output, "pretty") != 0 && strcmp(o->output, "json") != 0) {
+        fprintf(stderr, "%s: unknown output format '%s' (pretty or json)\n", cli->prog, o->output);
+        return -1;
+    }
+    o->use_color = tbt_cli_color(o->color, 1);
+    if (o->use_color < 0) {
+        fprintf(stderr, "%s: --color takes auto, always or never, got '%s'\n", cli->prog, o->color);
+        return -1;
+    }
+    return 0;
+}
+
+int tbt_common_exec(const tbt_common_opts *o, const struct tbt_trace_source *src)
+{
+    int code = TBT_EXIT_ERROR;
+    tbt_error err = TBT_ERROR_INIT;
+    tbt_error_list errs = TBT_ERROR_LIST_INIT;
+    tbt_defs *defs = tbt_defs_new();
+    tbt_vars *vars = tbt_vars_new();
+    tbt_run_result *rr = tbt_run_result_new();
+    char **files = NULL;
+    size_t n_files = 0;
+    int rc;
+    for (size_t i = 0; i < o->n_paths; i++) {
+        if ((rc = tbt_cli_collect_files(o->paths[i], &files, &n_files, &err)) != 0) {
+            tbt_cli_print_error(&err);
+            code = tbt_cli_exit_for(rc);
+            goto out;
+        }
+    }
+    for (size_t i = 0; i < n_files; i++) {
+        if ((rc = tbt_defs_load_file(defs, files[i], &err)) != 0) {
+            tbt_cli_print_error(&err);
+            code = tbt_cli_exit_for(rc);
+            goto out;
+        }
+    }
+    if ((rc = tbt_defs_resolve(defs, &err)) != 0) {
+        tbt_cli_print_error(&err);
+        code = tbt_cli_exit_for(rc);
+        goto out;
+    }
+    for (size_t i = 0; i < o->n_varfiles; i++) {
+        if ((rc = tbt_cli_load_varsets(o->varfiles[i], vars, &err)) != 0) {
+            tbt_cli_print_error(&err);
+            code = tbt_cli_exit_for(rc);
+            goto out;
+        }
+    }
+    for (size_t i = 0; i < o->n_varkv; i++) {
+        char *eq = strchr(o->varkv[i], '=');
+        char *name = tbt_xstrndup(o->varkv[i], (size_t)(eq - o->varkv[i]));
+        tbt_vars_set(vars, name, eq + 1);
+        free(name);
+    }
+    if (tbt_runner_run(defs, files, n_files, vars, src, rr, &errs) != 0) {
+        tbt_buf b = TBT_BUF_INIT;
+        tbt_error_list_format(&errs, &b);
+        fputs(tbt_buf_cstr(&b), stderr);
+        fprintf(stderr, "tbt: %zu error%s in the definitions; nothing was run\n", errs.n, errs.n == 1 ? "" : "s");
+        tbt_buf_free(&b);
+        goto out;
+    }
+    if (rr->n_tests == 0) {
+        fprintf(stderr, "tbt: the definition files hold no Test or TestSuite to run\n");
+        goto out;
+    }
+    tbt_buf out = TBT_BUF_INIT;
+    if (strcmp(o->output, "json") == 0) {
+        tbt_report_json(rr, &out);
+    } else {
+        tbt_report_opts ro = {.color = o->use_color == 1, .verbose = o->verbose};
+        tbt_report_pretty(rr, &ro, &out);
+    }
+    fwrite(out.data ? out.data : "", 1, out.len, stdout);
+    fflush(stdout);
+    code = tbt_runner_exit_code(rr);
+    if (o->junit) {
+        tbt_buf_reset(&out);
+        tbt_report_junit(rr, &out);
+        if (tbt_write_file(o->junit, tbt_buf_cstr(&out), out.len, &err) != 0) {
+            tbt_cli_print_error(&err);
+            code = TBT_EXIT_ERROR;
+        }
+    }
+    tbt_buf_free(&out);
+out:
+    tbt_cli_free_files(files, n_files);
+    tbt_error_clear(&err);
+    tbt_error_list_clear(&errs);
+    tbt_run_result_free(rr);
+    tbt_vars_free(vars);
+    tbt_defs_free(defs);
+    return code;
+}
+
+int tbt_write_file(const char *path, const char *data, size_t len, tbt_error *err)
+{
+    FILE *f = fopen(path, "wb");
+    if (!f) {
+        int e = errno;
+        return tbt_error_set(err, -e, "%s: %s", path, strerror(e));
+    }
+    size_t w = fwrite(data, 1, len, f);
+    int c = fclose(f);
+    if (w != len || c != 0)
+        return tbt_error_set(err, -EIO, "%s: write failed", path);
+    return 0;
 }

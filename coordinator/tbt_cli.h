@@ -65,4 +65,43 @@ void tbt_cli_print_error(const tbt_error *err);
 /* Map a negative errno from definition loading to an exit code. */
 int tbt_cli_exit_for(int rc);
 
+/* ---- what eval and run share: definitions, variables, reports ----------- */
+enum {
+    TBT_O_FILE = 1,
+    TBT_O_VARS,
+    TBT_O_VAR,
+    TBT_O_OUTPUT,
+    TBT_O_JUNIT,
+    TBT_O_COLOR,
+    TBT_O_VERBOSE,
+};
+
+#define TBT_COMMON_OPT_ROWS                                                                                     \
+    {"file", 'f', "PATH", "test or suite definition file, or a directory of them (repeatable)", TBT_O_FILE},      \
+        {"vars", 0, "FILE", "VariableSet file whose values the tests read as var:NAME (repeatable)", TBT_O_VARS}, \
+        {"var", 0, "NAME=VALUE", "set one variable (repeatable; wins over --vars)", TBT_O_VAR},                 \
+        {"output", 'o', "FORMAT", "pretty (default) or json, on standard output", TBT_O_OUTPUT},                \
+        {"junit", 0, "PATH", "also write a JUnit XML report to PATH", TBT_O_JUNIT},                              \
+        {"color", 0, "WHEN", "auto (default: on a terminal, unless NO_COLOR is set), always or never", TBT_O_COLOR}, \
+        {"verbose", 'v', NULL, "show passing assertions, outputs, timings and why waiting stopped", TBT_O_VERBOSE}
+
+typedef struct tbt_common_opts {
+    char **paths, **varfiles, **varkv;
+    size_t n_paths, cap_paths, n_varfiles, cap_varfiles, n_varkv, cap_varkv;
+    const char *output, *junit, *color;
+    bool verbose;
+    int use_color;
+} tbt_common_opts;
+
+void tbt_common_init(tbt_common_opts *o);
+void tbt_common_free(tbt_common_opts *o);
+/* Take one of the shared options; prints and returns -1 on a bad value. */
+int tbt_common_opt(tbt_common_opts *o, const char *prog, int id, const char *arg);
+/* After the options: positional arguments, -f given, valid -o/--color. */
+int tbt_common_check(tbt_common_opts *o, const tbt_cli *cli);
+struct tbt_trace_source;
+/* Load the definitions and variables, run everything with src, print the
+ * report, write JUnit; returns the exit code. */
+int tbt_common_exec(const tbt_common_opts *o, const struct tbt_trace_source *src);
+
 #endif

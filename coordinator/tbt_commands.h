@@ -10,8 +10,7 @@
 #include "tbt_common.h"
 
 int tbt_cmd_eval(int argc, char **argv);
-int tbt_eval_main(char **paths, size_t n_paths, const char *trace_path, char **varfiles, size_t n_varfiles,
-                  char **varkv, size_t n_varkv, const char *output, const char *junit, bool color, bool verbose);
+int tbt_cmd_run(int argc, char **argv);
 /* Write a whole file. */
 int tbt_write_file(const char *path, const char *data, size_t len, tbt_error *err);
 

@@ -13,6 +13,7 @@ typedef struct tbt_command {
 } tbt_command;
 
 static const tbt_command commands[] = {
+    {"run", tbt_cmd_run, "run tests against a live system: trigger, receive its spans, evaluate"},
     {"eval", tbt_cmd_eval, "evaluate tests against a captured trace (OTLP JSON or protobuf)"},
 };
 

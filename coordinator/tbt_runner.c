@@ -50,6 +50,10 @@ static void run_test(const tbt_trace_source *src, tbt_plan *plan, tbt_vars *vars
     const tbt_test_def *def = tbt_plan_def(plan);
     tbt_test_result *res = tbt_run_result_add(rr);
     res->suite = suite ? tbt_arena_strdup(rr->arena, suite) : NULL;
+    if (src->run) {
+        src->run(src->ud, plan, vars, rr, res);
+        return;
+    }
     tbt_trace *t = NULL;
     tbt_error err = TBT_ERROR_INIT;
     if (src->acquire(src->ud, plan, vars, &t, res, rr, &err) != 0) {

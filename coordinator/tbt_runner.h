@@ -22,6 +22,9 @@ typedef struct tbt_trace_source {
                    tbt_run_result *rr, tbt_error *err);
     /* Give the trace back (free it if it was made for this test). */
     void (*release)(void *ud, tbt_trace *trace);
+    /* Or, instead of acquire/release: run the whole test (trigger, wait,
+     * evaluate) and fill res; a TBT_TEST_ERROR result stops a suite. */
+    void (*run)(void *ud, const tbt_plan *plan, tbt_vars *vars, tbt_run_result *rr, tbt_test_result *res);
 } tbt_trace_source;
 
 /* Compile every test that will run (all errors reported in errs), then run

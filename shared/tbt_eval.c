@@ -25,8 +25,18 @@ struct tbt_plan {
     plan_output *outputs;
     size_t n_outputs;
     const tbt_selector **selectors;
+    bool *required;
+    char **labels;
     size_t n_selectors;
 };
+
+static void add_selector(tbt_plan *p, const tbt_selector *s, bool required, char *label)
+{
+    p->selectors[p->n_selectors] = s;
+    p->required[p->n_selectors] = required;
+    p->labels[p->n_selectors] = label;
+    p->n_selectors++;
+}
 
 static const char *str_or(const tbt_str *s, const char *dflt)
 {
@@ -51,6 +61,8 @@ int tbt_plan_compile(const tbt_test_def *def, const tbt_defs *defs, tbt_plan **o
     p->n_outputs = def->n_outputs;
     p->outputs = tbt_xcalloc(def->n_outputs ? def->n_outputs : 1, sizeof(plan_output));
     p->selectors = tbt_xcalloc(def->n_specs + def->n_outputs + 1, sizeof(tbt_selector *));
+    p->required = tbt_xcalloc(def->n_specs + def->n_outputs + 1, sizeof(bool));
+    p->labels = tbt_xcalloc(def->n_specs + def->n_outputs + 1, sizeof(char *));
     for (size_t i = 0; i < def->n_outputs; i++) {
         const tbt_output_def *od = &def->outputs[i];
         plan_output *po = &p->outputs[i];
@@ -60,7 +72,7 @@ int tbt_plan_compile(const tbt_test_def *def, const tbt_defs *defs, tbt_plan **o
             tbt_error_prefix(&e, "output '%s': invalid selector", str_or(&od->name, ""));
             add_err(errs, defs, &e);
         } else {
-            p->selectors[p->n_selectors++] = po->sel;
+            add_selector(p, po->sel, true, tbt_xasprintf("output %s", str_or(&od->name, "")));
         }
         if (tbt_expr_parse(str_or(&od->value, ""), &od->value.loc, &po->value, &e) != 0) {
             tbt_error_prefix(&e, "output '%s': invalid value", str_or(&od->name, ""));
@@ -76,7 +88,13 @@ int tbt_plan_compile(const tbt_test_def *def, const tbt_defs *defs, tbt_plan **o
             tbt_error_prefix(&e, "invalid selector");
             add_err(errs, defs, &e);
         } else {
-            p->selectors[p->n_selectors++] = ps->sel;
+            bool counts = false;
+            for (size_t k = 0; k < sd->n_assertions; k++)
+                if (sd->assertions[k].s && strstr(sd->assertions[k].s, "tracetest.selected_spans.count"))
+                    counts = true;
+            const char *nm = str_or(&sd->name, "");
+            add_selector(p, ps->sel, !counts,
+                         nm[0] ? tbt_xasprintf("spec \"%s\"", nm) : tbt_xasprintf("spec %zu", i + 1));
         }
         ps->asserts = tbt_xcalloc(sd->n_assertions ? sd->n_assertions : 1, sizeof(tbt_assertion *));
         ps->n_asserts = sd->n_assertions;
@@ -111,6 +129,10 @@ void tbt_plan_free(tbt_plan *p)
     }
     free(p->specs);
     free(p->outputs);
+    for (size_t i = 0; i < p->n_selectors; i++)
+        free(p->labels[i]);
+    free(p->labels);
+    free(p->required);
     free(p->selectors);
     free(p);
 }
@@ -128,6 +150,16 @@ size_t tbt_plan_selector_count(const tbt_plan *p)
 const tbt_selector *tbt_plan_selector_at(const tbt_plan *p, size_t i)
 {
     return i < p->n_selectors ? p->selectors[i] : NULL;
+}
+
+bool tbt_plan_selector_required(const tbt_plan *p, size_t i)
+{
+    return i < p->n_selectors && p->required[i];
+}
+
+const char *tbt_plan_selector_label(const tbt_plan *p, size_t i)
+{
+    return i < p->n_selectors ? p->labels[i] : "";
 }
 
 static const char *adup(tbt_run_result *rr, const char *s)

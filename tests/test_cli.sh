@@ -89,7 +89,7 @@ run 1 tbt eval -f "$TMP/bad.yaml" --trace "$EX/traces/checkout-healthy.otlp.json
 check "bad definitions exit 1" $?
 has "bad.yaml:10:42: invalid selector: expected a value after '='" "$TMP/err" && has "bad.yaml:12:20: invalid assertion:" "$TMP/err"
 check "every bad selector and assertion is reported at file:line:col" $?
-has "2 errors in the definitions; nothing was evaluated" "$TMP/err"
+has "2 errors in the definitions; nothing was run" "$TMP/err"
 check "error count reported" $?
 
 printf 'not a trace' >"$TMP/t.bin"
