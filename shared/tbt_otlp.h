@@ -52,14 +52,16 @@ typedef struct tbt_otlp_stats {
 void tbt_otlp_stats_clear(tbt_otlp_stats *stats);
 
 /* Decode one ExportTraceServiceRequest (or TracesData, the same wire shape)
- * in buf[0..len) and add its spans to t with tbt_trace_add_span. Every string
- * and array is copied into tbt_trace_arena(t); spans of one ResourceSpans
- * share one tbt_resource and spans of one ScopeSpans one tbt_scope (never
- * NULL for decoded spans; empty when absent on the wire). Absent optional
- * strings (trace_state, status message, schema_url, scope name/version) are
- * NULL; span and event names are "" when absent. Does not finalize.
+ * in buf[0..len) and add its spans to t with tbt_trace_add_span.
  *
- * lim may be NULL (defaults); stats and err may be NULL.
+ * Ownership: every string and array is copied into tbt_trace_arena(t); buf
+ * is not referenced after the call. Equal short strings are stored once and
+ * shared between spans, so treat them as read-only. Spans of one
+ * ResourceSpans share one tbt_resource and spans of one ScopeSpans one
+ * tbt_scope (never NULL for decoded spans; empty when absent on the wire).
+ * Absent optional strings (trace_state, status message, schema_url, scope
+ * name/version) are NULL; span and event names are "" when absent. Does not
+ * finalize. lim may be NULL (defaults); stats and err may be NULL.
  *
  * Returns 0 on success, also when spans were rejected for invalid ids (they
  * are counted in stats->rejected_spans, and the first reason kept); an empty
