@@ -1,0 +1,194 @@
+#!/usr/bin/env bash
+# Starts the checkout system: a throwaway PostgreSQL 15, then payment-service,
+# order-service and api-gateway on free ports, all exporting traces over OTLP.
+#
+#   start.sh STATE_DIR OTLP_ENDPOINT [PROTOCOL]
+#
+#   STATE_DIR      created if missing; receives env, pids, *.log, *.port and pg/
+#   OTLP_ENDPOINT  where the services send traces; for http/protobuf and
+#                  http/json the full URL http://HOST:PORT/v1/traces (appended
+#                  when missing), for grpc http://HOST:PORT
+#   PROTOCOL       http/protobuf (default), http/json or grpc
+#
+# Passed through from the caller's environment: BUGS (e.g. "double-charge"),
+# OTEL_BSP_SCHEDULE_DELAY (default 100 ms here), OTEL_EXPORTER_OTLP_COMPRESSION,
+# OTEL_LOG_LEVEL. STARTUP_TIMEOUT (seconds, default 60) bounds the whole start.
+# On success STATE_DIR/env holds GATEWAY_URL, ORDER_URL, PAYMENT_URL, PG_PORT
+# (and DATABASE_URL, PG_DATA, OTLP_*), STATE_DIR/pids one service PID per line.
+# On failure everything started so far is stopped again. Stop with stop.sh.
+set -euo pipefail
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+PG_BIN=${PG_BIN:-/usr/lib/postgresql/15/bin}
+STARTUP_TIMEOUT=${STARTUP_TIMEOUT:-60}
+
+usage() {
+  echo "usage: $0 STATE_DIR OTLP_ENDPOINT [http/protobuf|http/json|grpc]" >&2
+  exit 2
+}
+[ $# -ge 2 ] && [ $# -le 3 ] || usage
+[ -n "$1" ] && [ -n "$2" ] || usage
+PROTOCOL=${3:-http/protobuf}
+
+start_ns=$(date +%s%N)
+deadline=$(( $(date +%s) + STARTUP_TIMEOUT ))
+
+mkdir -p "$1"
+STATE_DIR=$(cd "$1" && pwd)
+
+die() {
+  echo "start.sh: $*" >&2
+  exit 1
+}
+
+# --- OTLP endpoint ----------------------------------------------------------
+endpoint=$2
+case $endpoint in http://* | https://*) ;; *) endpoint="http://$endpoint" ;; esac
+endpoint=${endpoint%/}
+case $PROTOCOL in
+  http/protobuf | http/json)
+    case $endpoint in */v1/traces) ;; *) endpoint="$endpoint/v1/traces" ;; esac ;;
+  grpc)
+    endpoint=${endpoint%/v1/traces} ;;
+  *) die "unknown protocol '$PROTOCOL' (use http/protobuf, http/json or grpc)" ;;
+esac
+
+# --- refuse to start twice ----------------------------------------------------
+if [ -s "$STATE_DIR/pids" ]; then
+  while read -r pid; do
+    if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
+      die "already running in $STATE_DIR (PID $pid); run stop.sh first"
+    fi
+  done <"$STATE_DIR/pids"
+fi
+rm -f "$STATE_DIR/env" "$STATE_DIR/pids" "$STATE_DIR"/*.port
+: >"$STATE_DIR/pids"
+
+# From here on, any failure stops whatever was started.
+trap 'rc=$?; if [ $rc -ne 0 ]; then "$HERE/stop.sh" "$STATE_DIR" >/dev/null 2>&1 || true; fi' EXIT
+trap 'exit 130' INT TERM
+
+[ -x "$PG_BIN/initdb" ] || die "PostgreSQL binaries not found in $PG_BIN (apt-get install postgresql, or set PG_BIN)"
+command -v node >/dev/null || die "node not found on PATH"
+command -v curl >/dev/null || die "curl not found on PATH"
+
+if [ ! -d "$HERE/node_modules" ]; then
+  (cd "$HERE" && npm ci --silent --no-audit --no-fund) || die "npm ci failed in $HERE"
+fi
+
+# --- services -----------------------------------------------------------------
+export OTEL_EXPORTER_OTLP_PROTOCOL=$PROTOCOL
+export OTEL_EXPORTER_OTLP_TRACES_ENDPOINT=$endpoint
+export OTEL_BSP_SCHEDULE_DELAY=${OTEL_BSP_SCHEDULE_DELAY:-100}
+export OTEL_METRICS_EXPORTER=none
+export OTEL_LOGS_EXPORTER=none
+unset OTEL_EXPORTER_OTLP_TRACES_PROTOCOL OTEL_TRACES_EXPORTER
+export BUGS=${BUGS:-}
+
+# launch NAME [VAR=VALUE...]: starts NAME.js in the background (PID in $STATE_DIR/pids).
+launch() {
+  local name=$1; shift
+  rm -f "$STATE_DIR/$name.port"
+  env "$@" PORT=0 PORT_FILE="$STATE_DIR/$name.port" OTEL_SERVICE_NAME="$name" \
+    node "$HERE/$name.js" </dev/null >"$STATE_DIR/$name.log" 2>&1 &
+  echo "$!" >>"$STATE_DIR/pids"
+  eval "pid_${name//-/_}=\$!"
+}
+
+# wait_healthy NAME: waits until NAME answers GET /healthz, then prints its URL.
+wait_healthy() {
+  local name=$1 pid_var="pid_${1//-/_}" port=
+  local pid=${!pid_var} port_file="$STATE_DIR/$name.port" log="$STATE_DIR/$name.log"
+  while :; do
+    if ! kill -0 "$pid" 2>/dev/null; then
+      tail -n 20 "$log" >&2 || true
+      die "$name exited during startup, see $log"
+    fi
+    if [ -z "$port" ] && [ -s "$port_file" ]; then
+      port=$(tr -dc '0-9' <"$port_file")
+    fi
+    if [ -n "$port" ] && curl -fsS -o /dev/null --max-time 2 "http://127.0.0.1:$port/healthz" 2>/dev/null; then
+      break
+    fi
+    [ "$(date +%s)" -lt "$deadline" ] || die "$name not healthy within ${STARTUP_TIMEOUT}s, see $log"
+    sleep 0.05
+  done
+  echo "http://127.0.0.1:$port"
+}
+
+# payment-service needs nothing else: it boots while PostgreSQL is prepared.
+launch payment-service
+
+# --- PostgreSQL ---------------------------------------------------------------
+# As root, the cluster runs as the postgres user (initdb refuses root).
+if [ "$(id -u)" -eq 0 ]; then
+  as_pg() { (cd / && runuser -u postgres -- "$@"); }
+  pg_own() { chown -R postgres:postgres "$@"; }
+else
+  as_pg() { "$@"; }
+  pg_own() { :; }
+fi
+
+free_port() {
+  node -e 'const s=require("net").createServer();s.listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close();})'
+}
+
+# The data directory lives in STATE_DIR/pg if the postgres user can reach it
+# (a mode 0700 STATE_DIR gets o+x), else in a temp dir that stop.sh removes.
+pg_root="$STATE_DIR/pg"
+rm -rf "$pg_root"
+mkdir -p "$pg_root"
+pg_own "$pg_root"
+if ! as_pg test -w "$pg_root" 2>/dev/null; then
+  chmod o+x "$STATE_DIR" 2>/dev/null || true
+fi
+case $pg_root in *[[:space:]]*) pg_ok=no ;; *) pg_ok=yes ;; esac
+if [ $pg_ok = no ] || ! as_pg test -w "$pg_root" 2>/dev/null; then
+  rm -rf "$pg_root"
+  pg_root=$(mktemp -d /tmp/tbt-checkout-pg.XXXXXX)
+  pg_own "$pg_root"
+fi
+echo "$pg_root" >"$STATE_DIR/pgroot"
+pg_data="$pg_root/data"
+as_pg mkdir -p "$pg_root/sock"
+
+as_pg "$PG_BIN/initdb" -D "$pg_data" -U postgres -A trust -E UTF8 --locale=C --no-sync \
+  >"$STATE_DIR/initdb.log" 2>&1 || die "initdb failed, see $STATE_DIR/initdb.log"
+
+pg_port=
+for _ in 1 2 3 4 5; do
+  port=$(free_port)
+  if as_pg "$PG_BIN/pg_ctl" -D "$pg_data" -l "$pg_root/postgres.log" -w -t 30 start \
+      -o "-p $port -k $pg_root/sock -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off" \
+      >/dev/null 2>&1; then
+    pg_port=$port
+    break
+  fi
+done
+[ -n "$pg_port" ] || die "PostgreSQL did not start, see $pg_root/postgres.log"
+
+"$PG_BIN/createdb" -h 127.0.0.1 -p "$pg_port" -U postgres shop \
+  || die "cannot create database shop"
+DATABASE_URL="postgres://postgres@127.0.0.1:$pg_port/shop"
+
+PAYMENT_URL=$(wait_healthy payment-service)
+launch order-service PAYMENT_URL="$PAYMENT_URL" DATABASE_URL="$DATABASE_URL"
+ORDER_URL=$(wait_healthy order-service)
+launch api-gateway ORDER_URL="$ORDER_URL"
+GATEWAY_URL=$(wait_healthy api-gateway)
+
+cat >"$STATE_DIR/env.tmp" <<EOF
+GATEWAY_URL=$GATEWAY_URL
+ORDER_URL=$ORDER_URL
+PAYMENT_URL=$PAYMENT_URL
+PG_PORT=$pg_port
+DATABASE_URL=$DATABASE_URL
+PG_DATA=$pg_data
+OTLP_ENDPOINT=$endpoint
+OTLP_PROTOCOL=$PROTOCOL
+EOF
+mv "$STATE_DIR/env.tmp" "$STATE_DIR/env"
+
+elapsed_ms=$(( ($(date +%s%N) - start_ns) / 1000000 ))
+cat "$STATE_DIR/env"
+echo "checkout-system: started in ${elapsed_ms} ms (state in $STATE_DIR)"

@@ -1,0 +1,81 @@
+#!/usr/bin/env bash
+# Stops what start.sh started in STATE_DIR: the services by PID (TERM, which
+# makes them flush their spans, then KILL after STOP_TIMEOUT seconds, default
+# 10), then PostgreSQL with pg_ctl. Idempotent: safe to run again, or on a
+# STATE_DIR where nothing (or only part) was started. Logs are kept.
+#
+#   stop.sh STATE_DIR
+set -euo pipefail
+
+PG_BIN=${PG_BIN:-/usr/lib/postgresql/15/bin}
+STOP_TIMEOUT=${STOP_TIMEOUT:-10}
+
+[ $# -eq 1 ] && [ -n "$1" ] || { echo "usage: $0 STATE_DIR" >&2; exit 2; }
+[ -d "$1" ] || exit 0
+STATE_DIR=$(cd "$1" && pwd)
+
+# Only signal PIDs that still belong to a node process (PIDs get reused).
+is_ours() {
+  [ "$(ps -o comm= -p "$1" 2>/dev/null)" = node ]
+}
+
+# --- services -------------------------------------------------------------------
+if [ -f "$STATE_DIR/pids" ]; then
+  pids=()
+  while read -r pid; do
+    case $pid in '' | *[!0-9]*) continue ;; esac
+    if is_ours "$pid"; then
+      kill -TERM "$pid" 2>/dev/null || true
+      pids+=("$pid")
+    fi
+  done <"$STATE_DIR/pids"
+
+  deadline=$(( $(date +%s) + STOP_TIMEOUT ))
+  while [ ${#pids[@]} -gt 0 ]; do
+    alive=()
+    for pid in "${pids[@]}"; do
+      if kill -0 "$pid" 2>/dev/null && is_ours "$pid"; then alive+=("$pid"); fi
+    done
+    pids=("${alive[@]+"${alive[@]}"}")
+    [ ${#pids[@]} -gt 0 ] || break
+    if [ "$(date +%s)" -ge "$deadline" ]; then
+      echo "stop.sh: killing ${pids[*]} (no exit after ${STOP_TIMEOUT}s)" >&2
+      kill -KILL "${pids[@]}" 2>/dev/null || true
+      break
+    fi
+    sleep 0.05
+  done
+  rm -f "$STATE_DIR/pids"
+fi
+
+# --- PostgreSQL -------------------------------------------------------------------
+pg_root=
+[ -f "$STATE_DIR/pgroot" ] && pg_root=$(cat "$STATE_DIR/pgroot")
+if [ -n "$pg_root" ] && [ -d "$pg_root" ]; then
+  pg_data="$pg_root/data"
+  if [ -f "$pg_data/postmaster.pid" ]; then
+    if [ "$(id -u)" -eq 0 ]; then
+      as_pg() { (cd / && runuser -u postgres -- "$@"); }
+    else
+      as_pg() { "$@"; }
+    fi
+    if ! as_pg "$PG_BIN/pg_ctl" -D "$pg_data" -m fast -w -t 30 stop >/dev/null 2>&1; then
+      # pg_ctl could not stop it: kill the postmaster if it is still there.
+      pm=$(head -n 1 "$pg_data/postmaster.pid" 2>/dev/null || true)
+      case $pm in '' | *[!0-9]*) ;; *)
+        if [ "$(ps -o comm= -p "$pm" 2>/dev/null)" = postgres ]; then
+          kill -QUIT "$pm" 2>/dev/null || true
+        fi ;;
+      esac
+    fi
+  fi
+  # The cluster is throwaway: drop its data, keep its log.
+  if [ "$pg_root" = "$STATE_DIR/pg" ]; then
+    rm -rf "$pg_data" "$pg_root/sock"
+  else
+    cp "$pg_root/postgres.log" "$STATE_DIR/postgres.log" 2>/dev/null || true
+    rm -rf "$pg_root"
+  fi
+fi
+rm -f "$STATE_DIR/pgroot"
+exit 0
