@@ -65,9 +65,13 @@ tbt_span *tbt_trace_add_span(tbt_trace *t)
     TBT_GROW(t->spans, t->cap, t->n + 1);
     span_chunk *ch = t->chunks;
     if (!ch || ch->n == ch->cap) {
-        ch = tbt_xmalloc(sizeof(*ch) + SPAN_CHUNK * sizeof(tbt_span));
+        /* grow with the trace: a 100-span request must not pay for 1024 */
+        size_t cap = ch ? ch->cap * 2 : 16;
+        if (cap > SPAN_CHUNK)
+            cap = SPAN_CHUNK;
+        ch = tbt_xmalloc(sizeof(*ch) + cap * sizeof(tbt_span));
         ch->n = 0;
-        ch->cap = SPAN_CHUNK;
+        ch->cap = cap;
         ch->next = t->chunks;
         t->chunks = ch;
     }
