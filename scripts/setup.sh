@@ -12,7 +12,16 @@ PKGS=(
   librdkafka-dev librabbitmq-dev libcurl4-openssl-dev
   libmicrohttpd-dev libnghttp2-dev
   check
+  postgresql curl                   # examples/checkout-system (system under test)
 )
+# Node.js + npm for examples/checkout-system: Debian's, unless a node is already
+# on PATH (e.g. NodeSource's nodejs, which bundles npm).
+if ! command -v node >/dev/null 2>&1; then
+  PKGS+=(nodejs npm)
+elif ! command -v npm >/dev/null 2>&1 &&
+     dpkg-query -W -f='${Version}' nodejs 2>/dev/null | grep -qv nodesource; then
+  PKGS+=(npm)                       # Debian's nodejs without its npm
+fi
 
 missing=()
 for p in "${PKGS[@]}"; do

@@ -26,12 +26,10 @@ usage() {
   echo "usage: $0 STATE_DIR OTLP_ENDPOINT [http/protobuf|http/json|grpc]" >&2
   exit 2
 }
-[ $# -ge 2 ] && [ $# -le 3 ] || usage
-[ -n "$1" ] && [ -n "$2" ] || usage
+if [ $# -lt 2 ] || [ $# -gt 3 ] || [ -z "$1" ] || [ -z "$2" ]; then usage; fi
 PROTOCOL=${3:-http/protobuf}
 
 start_ns=$(date +%s%N)
-deadline=$(( $(date +%s) + STARTUP_TIMEOUT ))
 
 mkdir -p "$1"
 STATE_DIR=$(cd "$1" && pwd)
@@ -39,6 +37,11 @@ STATE_DIR=$(cd "$1" && pwd)
 die() {
   echo "start.sh: $*" >&2
   exit 1
+}
+
+# Phase timings (ms since start) go to STATE_DIR/start.timings.
+mark() {
+  echo "$(( ($(date +%s%N) - start_ns) / 1000000 )) $*" >>"$STATE_DIR/start.timings"
 }
 
 # --- OTLP endpoint ----------------------------------------------------------
@@ -61,11 +64,15 @@ if [ -s "$STATE_DIR/pids" ]; then
     fi
   done <"$STATE_DIR/pids"
 fi
-rm -f "$STATE_DIR/env" "$STATE_DIR/pids" "$STATE_DIR"/*.port
+rm -f "$STATE_DIR/env" "$STATE_DIR/pids" "$STATE_DIR"/*.port "$STATE_DIR/start.timings"
 : >"$STATE_DIR/pids"
 
 # From here on, any failure stops whatever was started.
-trap 'rc=$?; if [ $rc -ne 0 ]; then "$HERE/stop.sh" "$STATE_DIR" >/dev/null 2>&1 || true; fi' EXIT
+cleanup_on_failure() {
+  local rc=$?
+  if [ $rc -ne 0 ]; then "$HERE/stop.sh" "$STATE_DIR" >/dev/null 2>&1 || true; fi
+}
+trap cleanup_on_failure EXIT
 trap 'exit 130' INT TERM
 
 [ -x "$PG_BIN/initdb" ] || die "PostgreSQL binaries not found in $PG_BIN (apt-get install postgresql, or set PG_BIN)"
@@ -74,7 +81,10 @@ command -v curl >/dev/null || die "curl not found on PATH"
 
 if [ ! -d "$HERE/node_modules" ]; then
   (cd "$HERE" && npm ci --silent --no-audit --no-fund) || die "npm ci failed in $HERE"
+  mark "npm ci done"
 fi
+# STARTUP_TIMEOUT bounds everything after npm ci.
+deadline=$(( $(date +%s) + STARTUP_TIMEOUT ))
 
 # --- services -----------------------------------------------------------------
 export OTEL_EXPORTER_OTLP_PROTOCOL=$PROTOCOL
@@ -118,6 +128,7 @@ wait_healthy() {
 
 # payment-service needs nothing else: it boots while PostgreSQL is prepared.
 launch payment-service
+mark "payment-service launched"
 
 # --- PostgreSQL ---------------------------------------------------------------
 # As root, the cluster runs as the postgres user (initdb refuses root).
@@ -154,6 +165,7 @@ as_pg mkdir -p "$pg_root/sock"
 
 as_pg "$PG_BIN/initdb" -D "$pg_data" -U postgres -A trust -E UTF8 --locale=C --no-sync \
   >"$STATE_DIR/initdb.log" 2>&1 || die "initdb failed, see $STATE_DIR/initdb.log"
+mark "initdb done"
 
 pg_port=
 for _ in 1 2 3 4 5; do
@@ -166,16 +178,21 @@ for _ in 1 2 3 4 5; do
   fi
 done
 [ -n "$pg_port" ] || die "PostgreSQL did not start, see $pg_root/postgres.log"
+mark "postgres up on $pg_port"
 
 "$PG_BIN/createdb" -h 127.0.0.1 -p "$pg_port" -U postgres shop \
   || die "cannot create database shop"
 DATABASE_URL="postgres://postgres@127.0.0.1:$pg_port/shop"
 
+mark "database shop created"
 PAYMENT_URL=$(wait_healthy payment-service)
+mark "payment-service healthy"
 launch order-service PAYMENT_URL="$PAYMENT_URL" DATABASE_URL="$DATABASE_URL"
 ORDER_URL=$(wait_healthy order-service)
+mark "order-service healthy"
 launch api-gateway ORDER_URL="$ORDER_URL"
 GATEWAY_URL=$(wait_healthy api-gateway)
+mark "api-gateway healthy"
 
 cat >"$STATE_DIR/env.tmp" <<EOF
 GATEWAY_URL=$GATEWAY_URL

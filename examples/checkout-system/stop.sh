@@ -10,13 +10,17 @@ set -euo pipefail
 PG_BIN=${PG_BIN:-/usr/lib/postgresql/15/bin}
 STOP_TIMEOUT=${STOP_TIMEOUT:-10}
 
-[ $# -eq 1 ] && [ -n "$1" ] || { echo "usage: $0 STATE_DIR" >&2; exit 2; }
+if [ $# -ne 1 ] || [ -z "$1" ]; then echo "usage: $0 STATE_DIR" >&2; exit 2; fi
 [ -d "$1" ] || exit 0
 STATE_DIR=$(cd "$1" && pwd)
 
-# Only signal PIDs that still belong to a node process (PIDs get reused).
+# Only signal PIDs that still belong to a live node process (PIDs get reused;
+# an exited service may linger as a zombie until its new parent reaps it).
 is_ours() {
-  [ "$(ps -o comm= -p "$1" 2>/dev/null)" = node ]
+  local info
+  info=$(ps -o stat=,comm= -p "$1" 2>/dev/null) || return 1
+  case $info in Z* | *'<defunct>'*) return 1 ;; esac
+  [ "${info##* }" = node ]
 }
 
 # --- services -------------------------------------------------------------------
@@ -34,7 +38,7 @@ if [ -f "$STATE_DIR/pids" ]; then
   while [ ${#pids[@]} -gt 0 ]; do
     alive=()
     for pid in "${pids[@]}"; do
-      if kill -0 "$pid" 2>/dev/null && is_ours "$pid"; then alive+=("$pid"); fi
+      if is_ours "$pid"; then alive+=("$pid"); fi
     done
     pids=("${alive[@]+"${alive[@]}"}")
     [ ${#pids[@]} -gt 0 ] || break
