@@ -228,7 +228,8 @@ static int eval_attr(xeval *ev, const xnode *n, xval *out)
     tbt_value v;
     /* attr:name and attr:kind read the span's own fields unless an
      * attribute of that name exists (the prop's fallback) */
-    if (!tbt_span_get(c->trace, c->span, &n->prop, tbt_trace_key(c->trace, n->name), &v))
+    tbt_prop_keys keys = tbt_trace_prop_keys(c->trace, &n->prop);
+    if (!tbt_span_get(c->trace, c->span, &n->prop, &keys, &v))
         return tbt_xeval_fail(ev, n, "attribute '%s' not found on span %s (%s)", n->name, c->span->span_id_hex,
                               c->span->name ? c->span->name : "");
     *out = tbt_xval_single(ev, item_from_value(ev, &v));

@@ -12,7 +12,7 @@
 typedef struct rfilter {
     const sel_filter *f;
     tbt_prop prop;
-    const char *ikey;
+    tbt_prop_keys keys;
     const char *text;
     size_t len;
     bool is_num;
@@ -34,7 +34,7 @@ static int resolve_filter(const tbt_selector *s, tbt_trace *t, const sel_filter 
     memset(r, 0, sizeof(*r));
     r->f = f;
     r->prop = tbt_prop_resolve(f->prop, true);
-    r->ikey = tbt_trace_key(t, f->prop);
+    r->keys = tbt_trace_prop_keys(t, &r->prop);
     const xnode *v = f->value;
     if (v->kind == XN_NUM) {
         r->is_num = true;
@@ -99,7 +99,7 @@ static bool filter_matches(sel_run *run, const rfilter *r, tbt_span *sp)
 {
     const sel_filter *f = r->f;
     tbt_value v;
-    bool found = tbt_span_get(run->t, sp, &r->prop, r->ikey, &v);
+    bool found = tbt_span_get(run->t, sp, &r->prop, &r->keys, &v);
     bool positive;
     sel_op op = f->op;
     bool negated = op == SEL_NE || op == SEL_NOT_CONTAINS || op == SEL_NOT_MATCH;

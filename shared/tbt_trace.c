@@ -491,13 +491,15 @@ static const char *events_json(tbt_trace *t, tbt_span *s)
 bool tbt_span_attr(tbt_trace *t, tbt_span *s, const char *key, tbt_value *out)
 {
     tbt_prop p = tbt_prop_resolve(key, false);
-    return tbt_span_get(t, s, &p, tbt_trace_key(t, key), out);
+    tbt_prop_keys k = tbt_trace_prop_keys(t, &p);
+    return tbt_span_get(t, s, &p, &k, out);
 }
 
 bool tbt_span_property(tbt_trace *t, tbt_span *s, const char *key, tbt_value *out)
 {
     tbt_prop p = tbt_prop_resolve(key, true);
-    return tbt_span_get(t, s, &p, tbt_trace_key(t, key), out);
+    tbt_prop_keys k = tbt_trace_prop_keys(t, &p);
+    return tbt_span_get(t, s, &p, &k, out);
 }
 
 static const struct {
@@ -518,9 +520,52 @@ static const struct {
     {"span.events", TBT_PROP_EVENTS},
 };
 
+static const char *const semconv_pairs[][2] = {
+    /* {older name, newer name} */
+    {"db.system", "db.system.name"},
+    {"db.statement", "db.query.text"},
+    {"db.name", "db.namespace"},
+    {"db.operation", "db.operation.name"},
+    {"db.sql.table", "db.collection.name"},
+    {"http.method", "http.request.method"},
+    {"http.status_code", "http.response.status_code"},
+    {"http.url", "url.full"},
+    {"http.target", "url.path"},
+    {"http.scheme", "url.scheme"},
+    {"http.user_agent", "user_agent.original"},
+    {"http.request_content_length", "http.request.body.size"},
+    {"http.response_content_length", "http.response.body.size"},
+    {"net.peer.name", "server.address"},
+    {"net.peer.port", "server.port"},
+    {"net.host.name", "server.address"},
+    {"net.sock.peer.addr", "network.peer.address"},
+    {"net.protocol.version", "network.protocol.version"},
+    {"messaging.destination", "messaging.destination.name"},
+    {"messaging.operation", "messaging.operation.type"},
+    {"messaging.kafka.consumer.group", "messaging.consumer.group.name"},
+    {"messaging.kafka.destination.partition", "messaging.destination.partition.id"},
+    {"messaging.kafka.partition", "messaging.destination.partition.id"},
+    {"messaging.rabbitmq.routing_key", "messaging.rabbitmq.destination.routing_key"},
+    {"messaging.message_id", "messaging.message.id"},
+    {"messaging.message_payload_size_bytes", "messaging.message.body.size"},
+    {"rpc.grpc.status_code", "rpc.response.status_code"},
+    {"exception.type", "error.type"},
+};
+
+const char *tbt_semconv_alias(const char *key)
+{
+    for (size_t i = 0; i < TBT_ARRAY_LEN(semconv_pairs); i++) {
+        if (strcmp(key, semconv_pairs[i][0]) == 0)
+            return semconv_pairs[i][1];
+        if (strcmp(key, semconv_pairs[i][1]) == 0)
+            return semconv_pairs[i][0];
+    }
+    return NULL;
+}
+
 tbt_prop tbt_prop_resolve(const char *key, bool selector)
 {
-    tbt_prop p = {TBT_PROP_ATTR, TBT_PROP_NONE, key};
+    tbt_prop p = {TBT_PROP_ATTR, TBT_PROP_NONE, key, tbt_semconv_alias(key)};
     for (size_t i = 0; i < TBT_ARRAY_LEN(meta_props); i++) {
         if (strcmp(key, meta_props[i].name) == 0) {
             p.kind = meta_props[i].kind;
@@ -580,26 +625,42 @@ static bool get_field(tbt_trace *t, tbt_span *s, tbt_prop_kind k, tbt_value *out
     }
 }
 
-bool tbt_span_get(tbt_trace *t, tbt_span *s, const tbt_prop *p, const char *ikey, tbt_value *out)
+tbt_prop_keys tbt_trace_prop_keys(const tbt_trace *t, const tbt_prop *p)
+{
+    tbt_prop_keys k = {NULL, NULL};
+    if (p->kind == TBT_PROP_ATTR) {
+        k.key = tbt_trace_key(t, p->key);
+        k.alias = p->alias ? tbt_trace_key(t, p->alias) : NULL;
+    }
+    return k;
+}
+
+static const tbt_value *find_attr(const tbt_span *s, const char *ikey)
+{
+    const tbt_value *v = NULL;
+    if (s->interned) {
+        v = kv_find_ptr(s->attrs, s->n_attrs, ikey);
+        if (!v && s->resource)
+            v = kv_find_ptr(s->resource->attrs, s->resource->n_attrs, ikey);
+        if (!v && s->scope)
+            v = kv_find_ptr(s->scope->attrs, s->scope->n_attrs, ikey);
+    } else {
+        v = tbt_kv_find(s->attrs, s->n_attrs, ikey);
+        if (!v && s->resource)
+            v = tbt_kv_find(s->resource->attrs, s->resource->n_attrs, ikey);
+        if (!v && s->scope)
+            v = tbt_kv_find(s->scope->attrs, s->scope->n_attrs, ikey);
+    }
+    return v;
+}
+
+bool tbt_span_get(tbt_trace *t, tbt_span *s, const tbt_prop *p, const tbt_prop_keys *k, tbt_value *out)
 {
     if (p->kind != TBT_PROP_ATTR)
         return get_field(t, s, p->kind, out);
-    const tbt_value *v = NULL;
-    if (ikey) {
-        if (!s->interned) {
-            v = tbt_kv_find(s->attrs, s->n_attrs, ikey);
-            if (!v && s->resource)
-                v = tbt_kv_find(s->resource->attrs, s->resource->n_attrs, ikey);
-            if (!v && s->scope)
-                v = tbt_kv_find(s->scope->attrs, s->scope->n_attrs, ikey);
-        } else {
-            v = kv_find_ptr(s->attrs, s->n_attrs, ikey);
-            if (!v && s->resource)
-                v = kv_find_ptr(s->resource->attrs, s->resource->n_attrs, ikey);
-            if (!v && s->scope)
-                v = kv_find_ptr(s->scope->attrs, s->scope->n_attrs, ikey);
-        }
-    }
+    const tbt_value *v = k->key ? find_attr(s, k->key) : NULL;
+    if (!v && k->alias)
+        v = find_attr(s, k->alias);
     if (v) {
         *out = *v;
         return true;

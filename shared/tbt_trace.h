@@ -152,7 +152,15 @@ typedef struct tbt_prop {
     tbt_prop_kind kind;
     tbt_prop_kind fallback; /* for ATTR: what to read when no such attribute */
     const char *key;        /* the name as written (borrowed) */
+    const char *alias;      /* the same attribute under the other semantic-
+                               convention name (db.statement <-> db.query.text),
+                               read when the written name is absent; or NULL */
 } tbt_prop;
+
+/* A property's keys interned for one trace (NULL: no span has it). */
+typedef struct tbt_prop_keys {
+    const char *key, *alias;
+} tbt_prop_keys;
 
 /* Resolve a property name. For selectors (selector=true) "name" and "kind"
  * are the span's own; for attr: they are attributes first, then the span's
@@ -161,8 +169,15 @@ tbt_prop tbt_prop_resolve(const char *key, bool selector);
 /* The trace's interned copy of an attribute key, NULL when no span has
  * such an attribute (then every look-up misses). */
 const char *tbt_trace_key(const tbt_trace *t, const char *key);
-/* Look up p on s; ikey is tbt_trace_key(t, p->key). */
-bool tbt_span_get(tbt_trace *t, tbt_span *s, const tbt_prop *p, const char *ikey, tbt_value *out);
+tbt_prop_keys tbt_trace_prop_keys(const tbt_trace *t, const tbt_prop *p);
+/* Look up p on s, with k = tbt_trace_prop_keys(t, p). */
+bool tbt_span_get(tbt_trace *t, tbt_span *s, const tbt_prop *p, const tbt_prop_keys *k, tbt_value *out);
+/* The other semantic-convention name of an attribute, or NULL. Older
+ * OpenTelemetry instrumentations write db.statement, http.status_code,
+ * messaging.destination...; newer ones db.query.text,
+ * http.response.status_code, messaging.destination.name. Definitions written
+ * for one keep working against the other (docs/languages.md lists them). */
+const char *tbt_semconv_alias(const char *key);
 
 /* Link, order and index the spans. Duplicate (trace_id, span_id) pairs keep
  * the first copy; the count of dropped duplicates is returned through

@@ -332,8 +332,8 @@ START_TEST(examples_load)
     ck_assert_ptr_eq(t, tbt_defs_find_test(d, "checkout-happy-path"));
     expect_str(&t->trigger.type, "http");
     ck_assert_str_eq(tbt_ymap_get(t->trigger.block, "method")->str, "POST");
-    ck_assert_str_eq(tbt_ymap_get(t->trigger.block, "url")->str, "http://localhost:8080/checkout");
-    ck_assert_uint_eq(t->n_specs, 3);
+    ck_assert_str_eq(tbt_ymap_get(t->trigger.block, "url")->str, "${var:GATEWAY_URL}/checkout");
+    ck_assert_uint_eq(t->n_specs, 4);
     expect_str(&t->specs[0].selector, "span[tracetest.span.type=\"http\" name=\"POST /checkout\"]");
     /* The examples evolve with the captured traces beside them: pin the
      * selectors and the payment checks, not every assertion. */
@@ -341,8 +341,8 @@ START_TEST(examples_load)
     expect_str(&t->specs[1].selector, "span[name=\"process payment\"]");
     expect_str(&t->specs[1].assertions[0], "attr:payment.amount = 99.99");
     expect_str(&t->specs[1].assertions[1], "attr:tracetest.selected_spans.count = 1");
-    expect_str(&t->specs[2].selector, "span[tracetest.span.type=\"database\"]");
-    expect_str(&t->specs[2].assertions[0], "attr:tracetest.span.duration < 50ms");
+    expect_str(&t->specs[3].selector, "span[tracetest.span.type=\"database\"]");
+    expect_str(&t->specs[3].assertions[0], "attr:tracetest.span.duration < 50ms");
     ck_assert_uint_eq(t->n_outputs, 1);
     expect_str(&t->outputs[0].name, "ORDER_ID");
     ck_assert_ptr_nonnull(t->polling);
