@@ -19,14 +19,18 @@
  * by all streams of the receiver together, inflated size (tbt_gunzip bounded
  * by max_body_bytes), pending output per connection (nghttp2 is only asked
  * for more frames once the previous ones reached the socket), CONTINUATION
- * frames per header block, and idle time. Design notes: docs/receivers.md.
+ * frames per header block, and idle time.
+ *
+ * A refusal decided before a request ends (from its headers or its length
+ * prefix) is sent when the request ends, or as soon as the stream passes
+ * its DATA bound, followed by RST_STREAM(NO_ERROR) if the client is still
+ * sending. Design notes: docs/receivers.md ("OTLP/gRPC").
  */
 #include "tbt_receiver.h"
 
 #include "tbt_gzip.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -76,7 +80,7 @@ typedef struct grpc_stream {
     int32_t id;
 
     /* request headers */
-    bool method_post, method_seen, path_ok, path_seen;
+    bool method_post, method_seen, path_ok;
     enum { CT_NONE, CT_GRPC, CT_OTHER } ctype;
     enum { ENC_IDENTITY, ENC_GZIP, ENC_OTHER } enc;
     char method[16];
@@ -574,7 +578,6 @@ static int on_header(nghttp2_session *h2, const nghttp2_frame *frame, const uint
             s->method[i] = (value[i] >= 0x20 && value[i] < 0x7f) ? (char)value[i] : '?';
         s->method[l] = '\0';
     } else if (bytes_eq(name, namelen, ":path")) {
-        s->path_seen = true;
         s->path_ok = bytes_eq(value, valuelen, TBT_GRPC_PATH);
     } else if (bytes_eq(name, namelen, "content-type")) {
         /* application/grpc, application/grpc+proto, optionally with
