@@ -173,6 +173,11 @@ static void *arena_raw(tbt_arena *a, size_t n)
     return p;
 }
 
+void *tbt_arena_alloc_raw(tbt_arena *a, size_t n)
+{
+    return arena_raw(a, n);
+}
+
 void *tbt_arena_alloc(tbt_arena *a, size_t n)
 {
     void *p = arena_raw(a, n);

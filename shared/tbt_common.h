@@ -54,6 +54,8 @@ void tbt_arena_free(tbt_arena *a);
 /* Forget every allocation but keep the first chunk for reuse. */
 void tbt_arena_reset(tbt_arena *a);
 void *tbt_arena_alloc(tbt_arena *a, size_t n);
+/* Not zero-filled: for memory the caller overwrites entirely. */
+void *tbt_arena_alloc_raw(tbt_arena *a, size_t n);
 void *tbt_arena_calloc(tbt_arena *a, size_t nmemb, size_t size);
 char *tbt_arena_strdup(tbt_arena *a, const char *s);
 char *tbt_arena_strndup(tbt_arena *a, const char *s, size_t n);

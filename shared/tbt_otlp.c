@@ -350,7 +350,7 @@ static void *pb_collect(pbdec *d, void *stack, size_t *n, size_t base, size_t si
         *n_out = n_old;
         return old;
     }
-    char *arr = tbt_arena_alloc(d->a, (n_old + add) * size);
+    char *arr = tbt_arena_alloc_raw(d->a, (n_old + add) * size);
     if (n_old)
         memcpy(arr, old, n_old * size);
     memcpy(arr + n_old * size, (char *)stack + base * size, add * size);
@@ -754,7 +754,7 @@ static int dec_span(pbdec *d, const uint8_t *p, size_t n, const tbt_resource *re
     finish_attrs(d, kv_base, &s.attrs, &s.n_attrs);
     s.events = pb_collect(d, d->ev, &d->n_ev, ev_base, sizeof(tbt_event), NULL, 0, &s.n_events);
     s.links = pb_collect(d, d->ln, &d->n_ln, ln_base, sizeof(tbt_link), NULL, 0, &s.n_links);
-    *tbt_trace_add_span(d->t) = s;
+    tbt_trace_add_span_copy(d->t, &s);
     if (d->stats)
         d->stats->spans++;
 out:

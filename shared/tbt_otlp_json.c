@@ -838,7 +838,7 @@ static int dec_span(jdec *d, const cJSON *obj, const jpath *p, const tbt_resourc
     }
     if (tbt_trace_span_count(d->t) >= d->lim->max_spans)
         return j_limit(d, NULL, "more than max_spans %zu spans", d->lim->max_spans);
-    *tbt_trace_add_span(d->t) = s;
+    tbt_trace_add_span_copy(d->t, &s);
     if (d->stats)
         d->stats->spans++;
     return 0;

@@ -60,7 +60,7 @@ tbt_arena *tbt_trace_arena(tbt_trace *t)
     return t->arena;
 }
 
-tbt_span *tbt_trace_add_span(tbt_trace *t)
+static tbt_span *span_slot(tbt_trace *t)
 {
     TBT_GROW(t->spans, t->cap, t->n + 1);
     span_chunk *ch = t->chunks;
@@ -76,9 +76,22 @@ tbt_span *tbt_trace_add_span(tbt_trace *t)
         t->chunks = ch;
     }
     tbt_span *s = &ch->spans[ch->n++];
-    memset(s, 0, sizeof(*s));
     t->spans[t->n++] = s;
     t->finalized = false;
+    return s;
+}
+
+tbt_span *tbt_trace_add_span(tbt_trace *t)
+{
+    tbt_span *s = span_slot(t);
+    memset(s, 0, sizeof(*s));
+    return s;
+}
+
+tbt_span *tbt_trace_add_span_copy(tbt_trace *t, const tbt_span *src)
+{
+    tbt_span *s = span_slot(t);
+    *s = *src;
     return s;
 }
 

@@ -123,6 +123,9 @@ tbt_arena *tbt_trace_arena(tbt_trace *t);
  * tbt_trace_finalize(), which moves every span (use tbt_trace_span_at or
  * tbt_trace_find afterwards). */
 tbt_span *tbt_trace_add_span(tbt_trace *t);
+/* The same, initialised as a copy of *src (a decoder builds the span on
+ * its stack, then stores it once). */
+tbt_span *tbt_trace_add_span_copy(tbt_trace *t, const tbt_span *src);
 tbt_resource *tbt_trace_new_resource(tbt_trace *t);
 tbt_scope *tbt_trace_new_scope(tbt_trace *t);
 

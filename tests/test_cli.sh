@@ -52,7 +52,7 @@ d = json.load(open(sys.argv[1]))
 t = d["tests"][0]
 assert d["passed"] is False and t["status"] == "failed", d
 specs = t["specs"]
-assert [s["passed"] for s in specs] == [True, False, False], specs
+assert [s["passed"] for s in specs] == [True, False, True, False], specs
 a = specs[1]["assertions"][1]
 assert a["assertion"] == "attr:tracetest.selected_spans.count = 1" and len(a["spans"]) == 2
 assert all(s["observed"] == "2" and s["error"] is None for s in a["spans"])
