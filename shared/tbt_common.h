@@ -36,6 +36,9 @@ char *tbt_xstrdup(const char *s);
 char *tbt_xstrndup(const char *s, size_t n);
 char *tbt_xasprintf(const char *fmt, ...) TBT_PRINTF(1, 2);
 char *tbt_xvasprintf(const char *fmt, va_list ap);
+/* malloc for large blocks (>= 2 MiB get transparent huge pages, which
+ * spares most first-touch page faults); free with free(). */
+void *tbt_big_alloc(size_t n);
 
 /* Grow *items (element size `size`) so that it holds at least `need`
  * elements; *cap is updated. */

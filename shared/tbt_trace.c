@@ -252,7 +252,7 @@ static size_t dfs_from(tbt_span *root, tbt_span **out, size_t pos, tbt_span ***s
  * everything at the copies; the chunks and the previous block go. */
 static void relayout(tbt_trace *t)
 {
-    tbt_span *lay = tbt_xmalloc((t->n ? t->n : 1) * sizeof(tbt_span));
+    tbt_span *lay = tbt_big_alloc((t->n ? t->n : 1) * sizeof(tbt_span));
     for (size_t i = 0; i < t->n; i++)
         lay[i] = *t->spans[i];
     for (size_t i = 0; i < t->n; i++) {
