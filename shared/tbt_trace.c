@@ -186,20 +186,29 @@ const char *tbt_trace_key(const tbt_trace *t, const char *key)
     }
 }
 
-static void intern_kvs(tbt_trace *t, tbt_kv *kv, size_t n)
+static inline uint64_t bloom_bit(const char *ikey)
 {
-    for (size_t i = 0; i < n; i++)
+    return 1ull << (((uint64_t)(uintptr_t)ikey * 0x9E3779B97F4A7C15ull) >> 58);
+}
+
+static uint64_t intern_kvs(tbt_trace *t, tbt_kv *kv, size_t n)
+{
+    uint64_t bloom = 0;
+    for (size_t i = 0; i < n; i++) {
         kv[i].key = intern(t, kv[i].key);
+        bloom |= bloom_bit(kv[i].key);
+    }
+    return bloom;
 }
 
 static void intern_span(tbt_trace *t, tbt_span *s)
 {
     if (s->interned)
         return;
-    intern_kvs(t, s->attrs, s->n_attrs);
+    s->key_bloom = intern_kvs(t, s->attrs, s->n_attrs);
     if (s->resource && !s->resource->interned) {
         tbt_resource *r = (tbt_resource *)s->resource;
-        intern_kvs(t, r->attrs, r->n_attrs);
+        r->key_bloom = intern_kvs(t, r->attrs, r->n_attrs);
         r->interned = true;
     }
     if (s->scope && !s->scope->interned) {
@@ -652,8 +661,10 @@ static const tbt_value *find_attr(const tbt_span *s, const char *ikey)
 {
     const tbt_value *v = NULL;
     if (s->interned) {
-        v = kv_find_ptr(s->attrs, s->n_attrs, ikey);
-        if (!v && s->resource)
+        uint64_t bit = bloom_bit(ikey);
+        if (s->key_bloom & bit)
+            v = kv_find_ptr(s->attrs, s->n_attrs, ikey);
+        if (!v && s->resource && (s->resource->key_bloom & bit))
             v = kv_find_ptr(s->resource->attrs, s->resource->n_attrs, ikey);
         if (!v && s->scope)
             v = kv_find_ptr(s->scope->attrs, s->scope->n_attrs, ikey);

@@ -58,6 +58,7 @@ typedef struct tbt_resource {
     uint32_t dropped_attrs;
     const char *schema_url;
     bool interned; /* set by finalize once its keys are interned */
+    uint64_t key_bloom; /* one bit per interned key: look-ups skip misses */
 } tbt_resource;
 
 typedef struct tbt_scope {
@@ -84,6 +85,7 @@ struct tbt_span {
     tbt_span_kind kind;
     tbt_status_code status_code;
     bool interned;           /* computed: attribute keys point into the key table */
+    uint64_t key_bloom;      /* computed: a bit per attribute key (misses cost one load) */
     uint64_t start_ns, end_ns;
     const tbt_scope *scope;  /* may be NULL */
 
