@@ -2,6 +2,7 @@
 #include "tbt_store.h"
 
 #include <errno.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -66,6 +67,12 @@ tbt_store_limits tbt_store_default_limits(void)
 
 tbt_store *tbt_store_new(const tbt_store_limits *lim)
 {
+    /* Batches come and go at thousands per second: keep freed memory in
+     * the heap instead of returning it to the kernel after every request
+     * (glibc's trimming and mmap'd blocks cost a page fault per 4 KiB on
+     * the next request). The store's own bounds cap what is held. */
+    mallopt(M_MMAP_THRESHOLD, 32 * 1024 * 1024);
+    mallopt(M_TRIM_THRESHOLD, 512 * 1024 * 1024);
     tbt_store *s = tbt_xcalloc(1, sizeof(*s));
     s->lim = lim ? *lim : tbt_store_default_limits();
     pthread_mutex_init(&s->mu, NULL);
