@@ -589,22 +589,41 @@ static bool only_blank(const char *s)
     return true;
 }
 
+/* Set up a parse of src into u: bounds and blank input are errors. */
+static int parse_begin(xparser *p, xunit *u, const char *src, size_t len, const tbt_loc *loc, tbt_error *err,
+                       const char *what, const char *empty_msg)
+{
+    tbt_xunit_init(u, src, len, loc);
+    memset(p, 0, sizeof(*p));
+    p->u = u;
+    p->err = err;
+    tbt_xlex_init(&p->lx, u->src, len, 0);
+    if (len > TBT_EXPR_MAX_LEN)
+        return tbt_xparse_fail(p, 0, "%s longer than %u bytes", what, TBT_EXPR_MAX_LEN);
+    if (only_blank(src))
+        return tbt_xparse_fail(p, 0, "%s", empty_msg);
+    return 0;
+}
+
+/* The input must end here; a comparator gets its own message. */
+static int parse_end(xparser *p, const char *cmp_msg, const char *what)
+{
+    xtok t = tbt_xlex_next(&p->lx);
+    if (t.kind == XT_EOF)
+        return 0;
+    if (t.kind == XT_CMP)
+        return tbt_xparse_fail(p, t.off, "%s", cmp_msg);
+    return fail_tok(p, &t, what);
+}
+
 int tbt_assertion_parse(const char *src, const tbt_loc *loc, tbt_assertion **out, tbt_error *err)
 {
     *out = NULL;
-    size_t len = strlen(src);
     tbt_assertion *a = tbt_xcalloc(1, sizeof(*a));
-    tbt_xunit_init(&a->u, src, len, loc);
-    xparser p = {.u = &a->u, .err = err};
-    tbt_xlex_init(&p.lx, a->u.src, len, 0);
-    if (len > TBT_EXPR_MAX_LEN) {
-        tbt_xparse_fail(&p, 0, "assertion longer than %u bytes", TBT_EXPR_MAX_LEN);
+    xparser p;
+    if (parse_begin(&p, &a->u, src, strlen(src), loc, err, "assertion",
+                    "empty assertion; expected e.g. attr:http.response.status_code = 200"))
         goto fail;
-    }
-    if (only_blank(src)) {
-        tbt_xparse_fail(&p, 0, "empty assertion; expected e.g. attr:http.response.status_code = 200");
-        goto fail;
-    }
     a->left = tbt_xparse_expr(&p);
     if (!a->left)
         goto fail;
@@ -616,16 +635,9 @@ int tbt_assertion_parse(const char *src, const tbt_loc *loc, tbt_assertion **out
     a->cmp = c.cmp;
     a->cmp_off = c.off;
     a->right = tbt_xparse_expr(&p);
-    if (!a->right)
+    if (!a->right ||
+        parse_end(&p, "only one comparator is allowed in an assertion", "the end of the assertion"))
         goto fail;
-    xtok e = tbt_xlex_next(&p.lx);
-    if (e.kind != XT_EOF) {
-        if (e.kind == XT_CMP)
-            tbt_xparse_fail(&p, e.off, "only one comparator is allowed in an assertion");
-        else
-            fail_tok(&p, &e, "the end of the assertion");
-        goto fail;
-    }
     *out = a;
     return 0;
 fail:
@@ -659,30 +671,14 @@ bool tbt_assertion_uses_span(const tbt_assertion *a)
 int tbt_expr_parse(const char *src, const tbt_loc *loc, tbt_expr **out, tbt_error *err)
 {
     *out = NULL;
-    size_t len = strlen(src);
     tbt_expr *e = tbt_xcalloc(1, sizeof(*e));
-    tbt_xunit_init(&e->u, src, len, loc);
-    xparser p = {.u = &e->u, .err = err};
-    tbt_xlex_init(&p.lx, e->u.src, len, 0);
-    if (len > TBT_EXPR_MAX_LEN) {
-        tbt_xparse_fail(&p, 0, "expression longer than %u bytes", TBT_EXPR_MAX_LEN);
+    xparser p;
+    if (parse_begin(&p, &e->u, src, strlen(src), loc, err, "expression", "empty expression"))
         goto fail;
-    }
-    if (only_blank(src)) {
-        tbt_xparse_fail(&p, 0, "empty expression");
-        goto fail;
-    }
     e->root = tbt_xparse_expr(&p);
-    if (!e->root)
+    if (!e->root || parse_end(&p, "a comparator is not allowed here: this is a value, not an assertion",
+                              "the end of the expression"))
         goto fail;
-    xtok t = tbt_xlex_next(&p.lx);
-    if (t.kind != XT_EOF) {
-        if (t.kind == XT_CMP)
-            tbt_xparse_fail(&p, t.off, "a comparator is not allowed here: this is a value, not an assertion");
-        else
-            fail_tok(&p, &t, "the end of the expression");
-        goto fail;
-    }
     *out = e;
     return 0;
 fail:
