@@ -11,6 +11,7 @@
 
 int tbt_cmd_eval(int argc, char **argv);
 int tbt_cmd_run(int argc, char **argv);
+int tbt_cmd_broker(int argc, char **argv);
 /* Write a whole file. */
 int tbt_write_file(const char *path, const char *data, size_t len, tbt_error *err);
 
