@@ -13,6 +13,7 @@ PKGS=(
   libmicrohttpd-dev libnghttp2-dev
   check
   postgresql curl                   # examples/checkout-system (system under test)
+  kcat wrk                          # a Kafka client for the broker test; the ingest bench's load client
 )
 # Node.js + npm for examples/checkout-system: Debian's, unless a node is already
 # on PATH (e.g. NodeSource's nodejs, which bundles npm).

@@ -141,5 +141,21 @@ run 2 tbt eval -f "$EX/checkout.yaml" --trace "$EX/traces/checkout-buggy.otlp.js
 ! grep -q $'\033\[' "$TMP/out"
 check "no colour when not a terminal" $?
 
+# ---- tbt broker: the embedded Kafka-protocol broker ----------------------------------
+"${WRAP[@]}" "$TBTBIN" broker --brokers-count 2 --topic orders:6 >"$TMP/broker.out" 2>"$TMP/broker.err" &
+BPID=$!
+for _ in $(seq 300); do [ -s "$TMP/broker.out" ] && break; sleep 0.05; done
+boot=$(head -1 "$TMP/broker.out")
+echo "$boot" | grep -Eq '^127\.0\.0\.1:[0-9]+(,127\.0\.0\.1:[0-9]+)*$'
+check "tbt broker prints its bootstrap list first" $?
+kcat -b "$boot" -L -t orders -m 10 >"$TMP/meta" 2>&1 && grep -q "6 partitions" "$TMP/meta"
+check "the broker answers Kafka metadata requests, with the topic created" $?
+echo "hello" | kcat -b "$boot" -P -t orders -p 3 -m 10 >/dev/null 2>&1 &&
+  kcat -b "$boot" -C -t orders -p 3 -o beginning -c 1 -e -m 10 2>/dev/null | grep -q hello
+check "a message produced to the broker can be consumed" $?
+kill "$BPID"
+wait "$BPID"
+check "tbt broker stops cleanly on SIGTERM" $?
+
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]
