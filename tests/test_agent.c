@@ -18,15 +18,27 @@ static tbt_agent *agent;
 static struct MHD_Daemon *sut;
 static uint16_t sut_port;
 
+static void post_spans_linked(const uint8_t tid[16], const uint8_t parent[8], const char *const *names, size_t n,
+                              uint8_t first_id, const uint8_t *link_tid, const char *service);
+
 static void post_spans(const uint8_t tid[16], const uint8_t parent[8], const char *const *names, size_t n,
                        uint8_t first_id)
+{
+    post_spans_linked(tid, parent, names, n, first_id, NULL, "sut");
+}
+
+/* Spans of trace tid; with link_tid, each span links to that trace's span
+ * 77..01 (a consumer that starts a new trace, as the messaging conventions
+ * prefer). */
+static void post_spans_linked(const uint8_t tid[16], const uint8_t parent[8], const char *const *names, size_t n,
+                              uint8_t first_id, const uint8_t *link_tid, const char *service)
 {
     tbt_trace *t = tbt_trace_new();
     tbt_resource *r = tbt_trace_new_resource(t);
     r->n_attrs = 1;
     r->attrs = tbt_arena_calloc(tbt_trace_arena(t), 1, sizeof(tbt_kv));
     r->attrs[0].key = "service.name";
-    r->attrs[0].value = tbt_value_str("sut");
+    r->attrs[0].value = tbt_value_str(service);
     uint64_t now = tbt_now_unix_ns();
     for (size_t i = 0; i < n; i++) {
         tbt_span *s = tbt_trace_add_span(t);
@@ -35,10 +47,17 @@ static void post_spans(const uint8_t tid[16], const uint8_t parent[8], const cha
         s->span_id[7] = (uint8_t)(first_id + i);
         memcpy(s->parent_id, parent, 8);
         s->name = names[i];
-        s->kind = TBT_KIND_INTERNAL;
+        s->kind = link_tid ? TBT_KIND_CONSUMER : TBT_KIND_INTERNAL;
         s->start_ns = now;
         s->end_ns = now + 1000;
         s->resource = r;
+        if (link_tid) {
+            s->links = tbt_arena_calloc(tbt_trace_arena(t), 1, sizeof(tbt_link));
+            memcpy(s->links[0].trace_id, link_tid, 16);
+            s->links[0].span_id[0] = 0x77;
+            s->links[0].span_id[7] = 1;
+            s->n_links = 1;
+        }
     }
     tbt_trace_finalize(t, NULL);
     tbt_buf b = TBT_BUF_INIT;
@@ -63,6 +82,7 @@ typedef struct later {
     int delay_ms;
     const char *name;
     uint8_t id;
+    bool consumer; /* a new trace linking to tid */
 } later;
 
 static void *post_later(void *arg)
@@ -70,15 +90,25 @@ static void *post_later(void *arg)
     later *l = arg;
     struct timespec ts = {l->delay_ms / 1000, (long)(l->delay_ms % 1000) * 1000000L};
     nanosleep(&ts, NULL);
-    const char *names[1] = {l->name};
-    post_spans(l->tid, l->parent, names, 1, l->id);
+    if (l->consumer) {
+        static const char *const cons[] = {"process order", "send notification"};
+        uint8_t tid2[16], none[8] = {0};
+        memcpy(tid2, l->tid, 16);
+        tid2[0] ^= 0xff;
+        post_spans_linked(tid2, none, cons, 2, 1, l->tid, "consumer");
+    } else {
+        const char *names[1] = {l->name};
+        post_spans(l->tid, l->parent, names, 1, l->id);
+    }
     free(l);
     return NULL;
 }
 
-static void spawn_later(const uint8_t tid[16], const uint8_t parent[8], int delay_ms, const char *name, uint8_t id)
+static void spawn_later(const uint8_t tid[16], const uint8_t parent[8], int delay_ms, const char *name, uint8_t id,
+                        bool consumer)
 {
     later *l = tbt_xcalloc(1, sizeof(*l));
+    l->consumer = consumer;
     memcpy(l->tid, tid, 16);
     memcpy(l->parent, parent, 8);
     l->delay_ms = delay_ms;
@@ -109,10 +139,16 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
             post_spans(tid, pid, three, 3, 1);
         } else if (strcmp(url, "/late") == 0) {
             post_spans(tid, pid, three, 3, 1);
-            spawn_later(tid, pid, 150, "charge", 9); /* a duplicate charge, in a later batch */
+            spawn_later(tid, pid, 150, "charge", 9, false); /* a duplicate charge, in a later batch */
+        } else if (strcmp(url, "/linked") == 0) {
+            /* the producer's trace now; a consumer trace linking to it
+             * 300 ms later, long after the producer's trace went quiet */
+            static const char *const prod[] = {"publish order"};
+            post_spans(tid, pid, prod, 1, 1);
+            spawn_later(tid, pid, 300, NULL, 0, true);
         } else if (strcmp(url, "/waitfor") == 0) {
             post_spans(tid, pid, three, 1, 1);
-            spawn_later(tid, pid, 250, "notify", 5);
+            spawn_later(tid, pid, 250, "notify", 5, false);
         }
         /* /none: exports nothing */
     }
@@ -262,6 +298,25 @@ START_TEST(wait_for_a_later_span)
 }
 END_TEST
 
+START_TEST(linked_consumer_trace_is_pulled_in)
+{
+    run r;
+    run_test(&r, "/linked",
+             "  completion:\n    quietPeriod: 100ms\n"
+             "  specs:\n  - selector: span[name=\"publish order\"]\n    assertions:\n"
+             "    - attr:tracetest.selected_spans.count = 1\n"
+             "  - selector: span[name=\"send notification\" service.name=\"consumer\"]\n    assertions:\n"
+             "    - attr:tracetest.selected_spans.count = 1\n    - attr:tracetest.span.kind = \"consumer\"\n");
+    ck_assert_msg(r.res->status == TBT_TEST_PASSED, "%s", r.res->completion ? r.res->completion : r.res->error);
+    ck_assert_uint_eq(r.res->n_traces, 2);
+    ck_assert_ptr_nonnull(strstr(r.res->completion, "1 linked trace (2 spans)"));
+    /* the report can tell which trace a span came from */
+    const tbt_span_result *sr = &r.res->specs[1].asserts[0].spans[0];
+    ck_assert_str_ne(sr->trace_id, r.res->trace_id);
+    run_done(&r);
+}
+END_TEST
+
 START_TEST(skip_trace_collection)
 {
     run r;
@@ -328,6 +383,7 @@ int main(void)
     tcase_add_test(tc, no_span_is_an_explained_error);
     tcase_add_test(tc, unmatched_selector_stops_after_retries);
     tcase_add_test(tc, wait_for_a_later_span);
+    tcase_add_test(tc, linked_consumer_trace_is_pulled_in);
     tcase_add_test(tc, skip_trace_collection);
     tcase_add_test(tc, traceid_trigger_evaluates_a_stored_trace);
     tcase_add_test(tc, bad_completion_block_is_an_error);
