@@ -7,7 +7,7 @@
  *
  * Completion (docs/completion.md): the trace is complete when every
  * required selector matches (the specs' and outputs' selectors, except
- * specs that assert tracetest.selected_spans.count themselves) and no new
+ * specs that would pass with no span at all) and no new
  * span arrived for the quiet period. A PollingProfile maps onto this
  * (timeout → timeout, retryDelay → quiet period, selectorMatchRetries →
  * how many more quiet periods to wait for unmatched selectors); a test may

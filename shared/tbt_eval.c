@@ -8,6 +8,8 @@
 typedef struct plan_spec {
     const tbt_spec_def *def;
     tbt_selector *sel;
+    size_t sel_index; /* in tbt_plan's selector list */
+    bool has_sel_index;
     tbt_assertion **asserts;
     size_t n_asserts;
 } plan_spec;
@@ -88,21 +90,36 @@ int tbt_plan_compile(const tbt_test_def *def, const tbt_defs *defs, tbt_plan **o
             tbt_error_prefix(&e, "invalid selector");
             add_err(errs, defs, &e);
         } else {
-            bool counts = false;
-            for (size_t k = 0; k < sd->n_assertions; k++)
-                if (sd->assertions[k].s && strstr(sd->assertions[k].s, "tracetest.selected_spans.count"))
-                    counts = true;
             const char *nm = str_or(&sd->name, "");
-            add_selector(p, ps->sel, !counts,
+            /* decided below, once the assertions are parsed */
+            add_selector(p, ps->sel, true,
                          nm[0] ? tbt_xasprintf("spec \"%s\"", nm) : tbt_xasprintf("spec %zu", i + 1));
+            ps->sel_index = p->n_selectors - 1;
+            ps->has_sel_index = true;
         }
         ps->asserts = tbt_xcalloc(sd->n_assertions ? sd->n_assertions : 1, sizeof(tbt_assertion *));
         ps->n_asserts = sd->n_assertions;
+        bool all_parsed = true;
         for (size_t k = 0; k < sd->n_assertions; k++) {
             if (tbt_assertion_parse(str_or(&sd->assertions[k], ""), &sd->assertions[k].loc, &ps->asserts[k], &e) != 0) {
                 tbt_error_prefix(&e, "invalid assertion");
                 add_err(errs, defs, &e);
+                all_parsed = false;
             }
+        }
+        /* Completion waits for a spec's selector unless the spec would pass
+         * with no span at all (attr:tracetest.selected_spans.count = 0
+         * asserts absence: waiting cannot produce it). */
+        if (ps->has_sel_index && all_parsed && sd->n_assertions > 0) {
+            bool passes_empty = true;
+            tbt_eval_ctx ec = {.selected_count = 0, .have_selection = true};
+            for (size_t k = 0; k < sd->n_assertions && passes_empty; k++) {
+                tbt_assert_outcome o;
+                tbt_assertion_eval(ps->asserts[k], &ec, &o);
+                passes_empty = o.passed;
+                tbt_assert_outcome_clear(&o);
+            }
+            p->required[ps->sel_index] = !passes_empty;
         }
     }
     if (errs->n > nerr0) {

@@ -35,7 +35,8 @@ const tbt_test_def *tbt_plan_def(const tbt_plan *p);
 size_t tbt_plan_selector_count(const tbt_plan *p);
 const tbt_selector *tbt_plan_selector_at(const tbt_plan *p, size_t i);
 /* Whether completion should wait for selector i to match: false for specs
- * that assert tracetest.selected_spans.count (absence is a valid outcome). */
+ * that would pass with no span at all (attr:tracetest.selected_spans.count
+ * = 0: absence is the expected outcome). */
 bool tbt_plan_selector_required(const tbt_plan *p, size_t i);
 /* What the selector is for, for messages: "spec NAME" or "output NAME". */
 const char *tbt_plan_selector_label(const tbt_plan *p, size_t i);

@@ -228,7 +228,7 @@ START_TEST(complete_and_trigger_span)
              "    - attr:tracetest.selected_spans.count = 3\n");
     ck_assert_msg(r.res->status == TBT_TEST_PASSED, "%s / %s", tbt_test_status_name(r.res->status),
                   r.res->completion ? r.res->completion : r.res->error);
-    ck_assert_ptr_nonnull(strstr(r.res->completion, "complete: 2/2 selectors matched, 3 spans, no new span for 100ms"));
+    ck_assert_ptr_nonnull(strstr(r.res->completion, "complete: 4/4 selectors matched, 3 spans, no new span for 100ms"));
     ck_assert_str_eq(r.res->outputs[0].value, "ord-9");
     ck_assert_uint_eq(strlen(r.res->trace_id), 32);
     ck_assert_uint_eq(r.res->n_spans, 4);
