@@ -297,6 +297,7 @@ typedef struct eval_state {
     span_info **info; /* by depth-first position, lazily */
     tbt_arena *scratch;
     tbt_arena *texts; /* per-span outcome texts before they are kept */
+    tbt_key_cache keys;
 } eval_state;
 
 static const span_info *info_for(eval_state *es, tbt_span *sp)
@@ -324,7 +325,7 @@ static void eval_assertion(eval_state *es, const tbt_assertion *a, tbt_span **sp
     for (size_t i = 0; i < runs; i++) {
         tbt_span *sp = n ? spans[i] : NULL;
         tbt_eval_ctx ctx = {.trace = es->t, .span = sp, .vars = es->vars, .selected_count = n, .have_selection = true,
-                            .scratch = es->scratch};
+                            .scratch = es->scratch, .keys = &es->keys};
         tbt_assert_view o;
         tbt_assertion_eval_in(a, &ctx, es->texts, &o);
         tbt_span_result *sr = &ar->spans[i];
@@ -416,6 +417,7 @@ void tbt_plan_evaluate(const tbt_plan *p, tbt_trace *t, tbt_vars *vars, tbt_run_
     tbt_arena_free(es.scratch);
     tbt_arena_free(es.texts);
     free(es.pool.slots);
+    tbt_key_cache_free(&es.keys);
     out->status = all ? TBT_TEST_PASSED : TBT_TEST_FAILED;
     out->eval_ns = tbt_now_mono_ns() - t0;
 }

@@ -47,6 +47,15 @@ typedef struct tbt_assertion tbt_assertion;
 /* What an evaluation may look at. span NULL is the "empty span" used when
  * a selector matched nothing: attr: look-ups fail, except
  * tracetest.selected_spans.count. */
+/* Interned attribute keys per attr: node, for many evaluations on one
+ * trace (the key look-up is a hash of the name; per span it adds up). */
+typedef struct tbt_key_cache {
+    const void **nodes;
+    tbt_prop_keys *keys;
+    size_t n, cap;
+} tbt_key_cache;
+void tbt_key_cache_free(tbt_key_cache *kc);
+
 typedef struct tbt_eval_ctx {
     tbt_trace *trace;
     tbt_span *span;
@@ -54,6 +63,7 @@ typedef struct tbt_eval_ctx {
     size_t selected_count;
     bool have_selection; /* selected_count is meaningful */
     tbt_arena *scratch;  /* optional: reused (reset) across evaluations */
+    tbt_key_cache *keys; /* optional: valid for this trace only */
 } tbt_eval_ctx;
 
 typedef struct tbt_assert_outcome {

@@ -211,6 +211,33 @@ static xitem item_from_value(xeval *ev, const tbt_value *v)
     }
 }
 
+void tbt_key_cache_free(tbt_key_cache *kc)
+{
+    if (!kc)
+        return;
+    free(kc->nodes);
+    free(kc->keys);
+    memset(kc, 0, sizeof(*kc));
+}
+
+static tbt_prop_keys cached_keys(const tbt_eval_ctx *c, const xnode *n)
+{
+    tbt_key_cache *kc = c->keys;
+    if (!kc)
+        return tbt_trace_prop_keys(c->trace, &n->prop);
+    for (size_t i = 0; i < kc->n; i++)
+        if (kc->nodes[i] == n)
+            return kc->keys[i];
+    if (kc->n == kc->cap) {
+        kc->cap = kc->cap ? kc->cap * 2 : 16;
+        kc->nodes = tbt_xrealloc(kc->nodes, kc->cap * sizeof(*kc->nodes));
+        kc->keys = tbt_xrealloc(kc->keys, kc->cap * sizeof(*kc->keys));
+    }
+    kc->nodes[kc->n] = n;
+    kc->keys[kc->n] = tbt_trace_prop_keys(c->trace, &n->prop);
+    return kc->keys[kc->n++];
+}
+
 static int eval_attr(xeval *ev, const xnode *n, xval *out)
 {
     const tbt_eval_ctx *c = ev->ctx;
@@ -228,7 +255,7 @@ static int eval_attr(xeval *ev, const xnode *n, xval *out)
     tbt_value v;
     /* attr:name and attr:kind read the span's own fields unless an
      * attribute of that name exists (the prop's fallback) */
-    tbt_prop_keys keys = tbt_trace_prop_keys(c->trace, &n->prop);
+    tbt_prop_keys keys = cached_keys(c, n);
     if (!tbt_span_get(c->trace, c->span, &n->prop, &keys, &v))
         return tbt_xeval_fail(ev, n, "attribute '%s' not found on span %s (%s)", n->name, c->span->span_id_hex,
                               c->span->name ? c->span->name : "");
