@@ -1,5 +1,5 @@
 'use strict';
-// Helpers shared by the three services: JSON over http.request (instrumented
+// Helpers shared by the services: JSON over http.request (instrumented
 // by @opentelemetry/instrumentation-http, so W3C trace context propagates;
 // Node's global fetch() is not covered by that instrumentation), bug
 // switches, /healthz and startup (PORT, PORT_FILE, "LISTENING <port>").
@@ -8,7 +8,9 @@ const fs = require('fs');
 const http = require('http');
 const path = require('path');
 
-const KNOWN_BUGS = ['double-charge', 'slow-payment', 'late-duplicate'];
+// Every service accepts every name (so one POST can go to all of them); each
+// bug acts in one service only (see README.md).
+const KNOWN_BUGS = ['double-charge', 'slow-payment', 'late-duplicate', 'double-shipping', 'inventory-failure'];
 
 function parseBugList(value) {
   return String(value || '').split(',').map((s) => s.trim()).filter(Boolean);
@@ -52,8 +54,12 @@ function requestJson(method, url, body, timeoutMs = 10000) {
 }
 
 // GET /healthz and GET|POST /admin/bugs (not traced: see tracing.js).
-function addAdminRoutes(app, serviceName) {
+// options.ready: a function; while it returns false, /healthz answers 503
+// (services that must connect to a broker before they are of any use).
+function addAdminRoutes(app, serviceName, options = {}) {
+  const ready = options.ready || (() => true);
   app.get('/healthz', (req, res) => {
+    if (!ready()) return res.status(503).json({ status: 'starting', service: serviceName });
     res.json({ status: 'ok', service: serviceName });
   });
   app.get('/admin/bugs', (req, res) => {
@@ -84,15 +90,34 @@ function jsonErrorHandler(err, req, res, next) {
   res.status(status).json({ error: status >= 500 ? 'internal error' : err.message });
 }
 
-// Listens on PORT (0: any free port) and HOST (default 127.0.0.1), then prints
-// "LISTENING <port>" on stdout and writes the port to PORT_FILE if set.
-function listen(app, serviceName, defaultPort) {
-  const raw = process.env.PORT;
+// PORT-like variable: "" or unset gives the default; exits on a bad value.
+function portFromEnv(serviceName, envName, defaultPort) {
+  const raw = process.env[envName];
   const port = raw === undefined || raw === '' ? defaultPort : Number(raw);
   if (!Number.isInteger(port) || port < 0 || port > 65535) {
-    console.error(`${serviceName}: invalid PORT "${raw}"`);
+    console.error(`${serviceName}: invalid ${envName} "${raw}"`);
     process.exit(2);
   }
+  return port;
+}
+
+// Writes the port to the file named by the variable envName, if set: write then
+// rename, so a reader never sees a partial file.
+function writePortFile(envName, port) {
+  const portFile = process.env[envName];
+  if (!portFile) return;
+  const tmp = path.join(path.dirname(portFile), `.${path.basename(portFile)}.${process.pid}`);
+  fs.writeFileSync(tmp, `${port}\n`);
+  fs.renameSync(tmp, portFile);
+}
+
+// Listens on PORT (0: any free port) and HOST (default 127.0.0.1), then prints
+// "LISTENING <port>" on stdout and writes the port to PORT_FILE if set.
+// options {portEnv, portFileEnv, label} name other variables and another
+// stdout label (inventory-service's admin port: ADMIN_PORT, ADMIN_PORT_FILE, ADMIN).
+function listen(app, serviceName, defaultPort, options = {}) {
+  const { portEnv = 'PORT', portFileEnv = 'PORT_FILE', label = 'LISTENING' } = options;
+  const port = portFromEnv(serviceName, portEnv, defaultPort);
   const host = process.env.HOST || '127.0.0.1';
   const server = http.createServer(app);
   server.keepAliveTimeout = 65000;
@@ -102,18 +127,13 @@ function listen(app, serviceName, defaultPort) {
   });
   server.listen(port, host, () => {
     const actual = server.address().port;
-    const portFile = process.env.PORT_FILE;
-    if (portFile) {
-      // Write then rename, so a reader never sees a partial file.
-      const tmp = path.join(path.dirname(portFile), `.${path.basename(portFile)}.${process.pid}`);
-      fs.writeFileSync(tmp, `${actual}\n`);
-      fs.renameSync(tmp, portFile);
-    }
-    process.stdout.write(`LISTENING ${actual}\n`);
+    writePortFile(portFileEnv, actual);
+    process.stdout.write(`${label} ${actual}\n`);
   });
   return server;
 }
 
 module.exports = {
   KNOWN_BUGS, bugEnabled, requestJson, addAdminRoutes, jsonErrorHandler, listen,
+  portFromEnv, writePortFile,
 };

@@ -2,18 +2,87 @@
 // order-service: POST /orders stores the order in PostgreSQL, charges it through
 // payment-service and answers 201 {orderId, status: "PAID", total};
 // GET /orders/:id reads it back.
+// With INVENTORY_ADDR set, a paid order then reserves its items over gRPC
+// (inventory-service); with KAFKA_BROKERS set, it then publishes a shipping
+// event to the Kafka topic shipping-queue inside a PRODUCER span named
+// "publish shipping event" (shipping-service consumes it). Both unset: the
+// synchronous system of the first demo.
 // Bugs: double-charge (pays twice before answering), late-duplicate (pays again
-// 1.5 s after answering, fire-and-forget).
+// 1.5 s after answering, fire-and-forget), double-shipping (publishes the
+// shipping event twice). The inventory's answer is logged but never changes the
+// client's answer (so the inventory-failure bug stays invisible to the API).
 require('./tracing');
 
 const crypto = require('crypto');
 const express = require('express');
 const { Pool } = require('pg');
+const { trace, SpanKind, SpanStatusCode } = require('@opentelemetry/api');
 const { bugEnabled, requestJson, addAdminRoutes, jsonErrorHandler, listen } = require('./common');
+const { SHIPPING_TOPIC, loadInventoryService, kafkaBrokers, createKafka } = require('./messaging');
 
 const SERVICE = 'order-service';
+const tracer = trace.getTracer(SERVICE, '1.0.0');
 const PAYMENT_URL = (process.env.PAYMENT_URL || 'http://127.0.0.1:8082').replace(/\/+$/, '');
+const INVENTORY_ADDR = (process.env.INVENTORY_ADDR || '').trim();
+const INVENTORY_DEADLINE_MS = 5000;
 const LATE_DUPLICATE_DELAY_MS = 1500;
+
+// --- inventory-service (gRPC) -------------------------------------------------
+let inventory = null;
+if (INVENTORY_ADDR) {
+  const { grpc, Inventory } = loadInventoryService();
+  inventory = new Inventory(INVENTORY_ADDR, grpc.credentials.createInsecure());
+}
+
+function reserveInventory(orderId, items) {
+  return new Promise((resolve, reject) => {
+    inventory.Reserve(
+      { order_id: orderId, items: items.map((it) => ({ sku: it.sku, quantity: it.quantity })) },
+      { deadline: Date.now() + INVENTORY_DEADLINE_MS },
+      (err, reply) => (err ? reject(err) : resolve(reply)));
+  });
+}
+
+// --- shipping events (Kafka) ----------------------------------------------------
+let producer = null;
+if (kafkaBrokers().length > 0) {
+  const { Partitioners } = require('kafkajs');
+  producer = createKafka(SERVICE).producer({
+    createPartitioner: Partitioners.DefaultPartitioner,
+    allowAutoTopicCreation: false,
+  });
+}
+
+// One shipping event, inside a manual PRODUCER span; kafkajs's instrumentation
+// adds its own "send shipping-queue" span below it and puts that span's
+// traceparent into the record headers.
+function publishShippingEvent(order) {
+  return tracer.startActiveSpan('publish shipping event', {
+    kind: SpanKind.PRODUCER,
+    attributes: {
+      'messaging.system': 'kafka',
+      'messaging.destination': SHIPPING_TOPIC, // the older attribute name
+      'messaging.destination.name': SHIPPING_TOPIC,
+      'messaging.operation.type': 'send',
+      'messaging.kafka.message.key': order.orderId,
+      'order.id': order.orderId,
+    },
+  }, async (span) => {
+    try {
+      await producer.send({
+        topic: SHIPPING_TOPIC,
+        messages: [{ key: order.orderId, value: JSON.stringify(order) }],
+      });
+      span.setStatus({ code: SpanStatusCode.OK });
+    } catch (err) {
+      span.recordException(err);
+      span.setStatus({ code: SpanStatusCode.ERROR, message: err.message });
+      throw err;
+    } finally {
+      span.end();
+    }
+  });
+}
 
 // DATABASE_URL wins; otherwise the standard PG* variables (PGHOST, PGPORT,
 // PGUSER, PGPASSWORD, PGDATABASE), with defaults for the local demo.
@@ -97,6 +166,17 @@ app.post('/orders', async (req, res, next) => {
     await pool.query('UPDATE orders SET status = $1 WHERE id = $2', [status, orderId]);
 
     if (!paid) return res.status(502).json({ orderId, status, total });
+
+    if (inventory) {
+      const reply = await reserveInventory(orderId, items);
+      // The seeded inventory-failure bug: a FAILED reservation is only logged.
+      if (reply.status !== 'OK') console.error(`inventory for ${orderId}: ${reply.status} ${reply.message}`);
+    }
+    if (producer) {
+      const event = { orderId, customerId, items, total, status };
+      const copies = bugEnabled('double-shipping') ? 2 : 1;
+      for (let i = 0; i < copies; i++) await publishShippingEvent(event);
+    }
     res.status(201).json({ orderId, status, total });
 
     if (bugEnabled('late-duplicate')) {
@@ -130,7 +210,23 @@ app.get('/orders/:id', async (req, res, next) => {
 
 app.use(jsonErrorHandler);
 
-createSchema().then(() => listen(app, SERVICE, 8081)).catch((err) => {
-  console.error(`${SERVICE}: cannot prepare the database: ${err.message}`);
+// The Kafka producer connects before the port opens: /healthz means ready.
+async function startup() {
+  try {
+    await createSchema();
+  } catch (err) {
+    throw new Error(`cannot prepare the database: ${err.message}`);
+  }
+  if (producer) {
+    try {
+      await producer.connect();
+    } catch (err) {
+      throw new Error(`cannot connect to Kafka at ${kafkaBrokers().join(',')}: ${err.message}`);
+    }
+  }
+}
+
+startup().then(() => listen(app, SERVICE, 8081)).catch((err) => {
+  console.error(`${SERVICE}: ${err.message}`);
   process.exit(1);
 });

@@ -1,6 +1,10 @@
 #!/usr/bin/env bash
 # Starts the checkout system: a throwaway PostgreSQL 15, then payment-service,
 # order-service and api-gateway on free ports, all exporting traces over OTLP.
+# With ASYNC=1 also the asynchronous half: a Kafka-protocol broker (tbt broker,
+# topic shipping-queue), a throwaway RabbitMQ node (tests/rabbitmq.sh), and
+# inventory-service (gRPC), shipping-service (Kafka consumer, RabbitMQ
+# publisher) and notification-service (RabbitMQ consumer).
 #
 #   start.sh STATE_DIR OTLP_ENDPOINT [PROTOCOL]
 #
@@ -12,15 +16,25 @@
 #
 # Passed through from the caller's environment: BUGS (e.g. "double-charge"),
 # OTEL_BSP_SCHEDULE_DELAY (default 100 ms here), OTEL_EXPORTER_OTLP_COMPRESSION,
-# OTEL_LOG_LEVEL. STARTUP_TIMEOUT (seconds, default 60) bounds the whole start.
+# OTEL_LOG_LEVEL, AMQP_CONSUME_LINKS. STARTUP_TIMEOUT (seconds, default 60; 120
+# with ASYNC=1) bounds the whole start.
+# ASYNC=1 starts the asynchronous half too (default 0). It needs TBT_BIN (the tbt
+# binary, default ../../build/tbt from this directory) and root (RabbitMQ).
 # On success STATE_DIR/env holds GATEWAY_URL, ORDER_URL, PAYMENT_URL, PG_PORT
-# (and DATABASE_URL, PG_DATA, OTLP_*), STATE_DIR/pids one service PID per line.
+# (and DATABASE_URL, PG_DATA, OTLP_*, ASYNC; with ASYNC=1 also KAFKA_BROKERS,
+# AMQP_URL, INVENTORY_ADDR and the admin URLs INVENTORY_URL, SHIPPING_URL,
+# NOTIFICATION_URL), STATE_DIR/pids one service PID per line, STATE_DIR/broker.pid
+# the broker's PID, STATE_DIR/rabbitmq/ the RabbitMQ node.
 # On failure everything started so far is stopped again. Stop with stop.sh.
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 PG_BIN=${PG_BIN:-/usr/lib/postgresql/15/bin}
-STARTUP_TIMEOUT=${STARTUP_TIMEOUT:-60}
+ASYNC=${ASYNC:-0}
+# RabbitMQ and four more Node processes: the asynchronous system gets longer.
+if [ "$ASYNC" = 1 ]; then STARTUP_TIMEOUT=${STARTUP_TIMEOUT:-120}; else STARTUP_TIMEOUT=${STARTUP_TIMEOUT:-60}; fi
+TBT_BIN=${TBT_BIN:-$HERE/../../build/tbt}
+RABBITMQ_SH=$HERE/../../tests/rabbitmq.sh
 
 usage() {
   echo "usage: $0 STATE_DIR OTLP_ENDPOINT [http/protobuf|http/json|grpc]" >&2
@@ -64,7 +78,15 @@ if [ -s "$STATE_DIR/pids" ]; then
     fi
   done <"$STATE_DIR/pids"
 fi
-rm -f "$STATE_DIR/env" "$STATE_DIR/pids" "$STATE_DIR"/*.port "$STATE_DIR/start.timings"
+if [ -s "$STATE_DIR/broker.pid" ] && kill -0 "$(cat "$STATE_DIR/broker.pid")" 2>/dev/null; then
+  die "a broker is already running in $STATE_DIR; run stop.sh first"
+fi
+if [ -s "$STATE_DIR/rabbitmq/server.pid" ] && kill -0 "$(cat "$STATE_DIR/rabbitmq/server.pid")" 2>/dev/null; then
+  die "RabbitMQ is already running in $STATE_DIR/rabbitmq; run stop.sh first"
+fi
+rm -f "$STATE_DIR/env" "$STATE_DIR/pids" "$STATE_DIR"/*.port "$STATE_DIR/start.timings" \
+  "$STATE_DIR/broker.pid" "$STATE_DIR/broker.out" "$STATE_DIR/rabbitmq-start.pid" "$STATE_DIR/rabbitmq.out" \
+  "$STATE_DIR/amqp.url"
 : >"$STATE_DIR/pids"
 
 # From here on, any failure stops whatever was started.
@@ -78,6 +100,20 @@ trap 'exit 130' INT TERM
 [ -x "$PG_BIN/initdb" ] || die "PostgreSQL binaries not found in $PG_BIN (apt-get install postgresql, or set PG_BIN)"
 command -v node >/dev/null || die "node not found on PATH"
 command -v curl >/dev/null || die "curl not found on PATH"
+case $ASYNC in 0 | 1) ;; *) die "ASYNC must be 0 or 1, not '$ASYNC'" ;; esac
+
+# --- RabbitMQ (ASYNC=1): boots for ~5 s, so it starts first, in the background --
+if [ "$ASYNC" = 1 ]; then
+  [ -x "$TBT_BIN" ] || die "tbt binary not found at $TBT_BIN (build it: ninja -C build; or set TBT_BIN)"
+  [ -f "$RABBITMQ_SH" ] || die "$RABBITMQ_SH not found"
+  [ "$(id -u)" -eq 0 ] || die "ASYNC=1 needs root (tests/rabbitmq.sh starts RabbitMQ as root)"
+  # No OWNER_PID: the node must outlive this script; stop.sh stops it.
+  TBT_RABBITMQ_START_TIMEOUT=$STARTUP_TIMEOUT \
+    bash "$RABBITMQ_SH" start "$STATE_DIR/rabbitmq" </dev/null >"$STATE_DIR/rabbitmq.out" 2>&1 &
+  rabbit_job=$!
+  echo "$rabbit_job" >"$STATE_DIR/rabbitmq-start.pid"
+  mark "rabbitmq starting"
+fi
 
 if [ ! -d "$HERE/node_modules" ]; then
   (cd "$HERE" && npm ci --silent --no-audit --no-fund) || die "npm ci failed in $HERE"
@@ -126,9 +162,34 @@ wait_healthy() {
   echo "http://127.0.0.1:$port"
 }
 
+# wait_port_file NAME FILE: waits for NAME to write a port into FILE, prints it.
+wait_port_file() {
+  local name=$1 file=$2 pid_var="pid_${1//-/_}"
+  local pid=${!pid_var}
+  while [ ! -s "$file" ]; do
+    if ! kill -0 "$pid" 2>/dev/null; then
+      tail -n 20 "$STATE_DIR/$name.log" >&2 || true
+      die "$name exited during startup, see $STATE_DIR/$name.log"
+    fi
+    [ "$(date +%s)" -lt "$deadline" ] || die "$name did not write $file within ${STARTUP_TIMEOUT}s"
+    sleep 0.05
+  done
+  tr -dc '0-9' <"$file"
+}
+
 # payment-service needs nothing else: it boots while PostgreSQL is prepared.
 launch payment-service
 mark "payment-service launched"
+
+if [ "$ASYNC" = 1 ]; then
+  # The Kafka-protocol broker: its first stdout line is the bootstrap list.
+  "$TBT_BIN" broker --topic shipping-queue:4 </dev/null >"$STATE_DIR/broker.out" 2>"$STATE_DIR/broker.log" &
+  broker_pid=$!
+  echo "$broker_pid" >"$STATE_DIR/broker.pid"
+  # gRPC on PORT (inventory-service.port), /healthz on ADMIN_PORT.
+  launch inventory-service ADMIN_PORT=0 ADMIN_PORT_FILE="$STATE_DIR/inventory-service.admin.port"
+  mark "broker and inventory-service launched"
+fi
 
 # --- PostgreSQL ---------------------------------------------------------------
 # As root, the cluster runs as the postgres user (initdb refuses root).
@@ -187,12 +248,73 @@ DATABASE_URL="postgres://postgres@127.0.0.1:$pg_port/shop"
 mark "database shop created"
 PAYMENT_URL=$(wait_healthy payment-service)
 mark "payment-service healthy"
-launch order-service PAYMENT_URL="$PAYMENT_URL" DATABASE_URL="$DATABASE_URL"
+
+async_env=()
+if [ "$ASYNC" = 1 ]; then
+  KAFKA_BROKERS=
+  while :; do
+    kill -0 "$broker_pid" 2>/dev/null || die "the broker exited during startup, see $STATE_DIR/broker.log"
+    if [ -s "$STATE_DIR/broker.out" ]; then
+      KAFKA_BROKERS=$(head -n 1 "$STATE_DIR/broker.out")
+      case $KAFKA_BROKERS in *:[0-9]*) break ;; esac
+    fi
+    [ "$(date +%s)" -lt "$deadline" ] || die "the broker printed no bootstrap list within ${STARTUP_TIMEOUT}s"
+    sleep 0.05
+  done
+  mark "broker up on $KAFKA_BROKERS"
+  INVENTORY_ADDR="127.0.0.1:$(wait_port_file inventory-service "$STATE_DIR/inventory-service.port")"
+  inv_admin=$(wait_port_file inventory-service "$STATE_DIR/inventory-service.admin.port")
+  until curl -fsS -o /dev/null --max-time 2 "http://127.0.0.1:$inv_admin/healthz" 2>/dev/null; do
+    inv_pid_var=pid_inventory_service
+    kill -0 "${!inv_pid_var}" 2>/dev/null || die "inventory-service exited during startup, see $STATE_DIR/inventory-service.log"
+    [ "$(date +%s)" -lt "$deadline" ] || die "inventory-service not healthy within ${STARTUP_TIMEOUT}s"
+    sleep 0.05
+  done
+  INVENTORY_URL="http://127.0.0.1:$inv_admin"
+  mark "inventory-service healthy (gRPC $INVENTORY_ADDR)"
+  async_env=(INVENTORY_ADDR="$INVENTORY_ADDR" KAFKA_BROKERS="$KAFKA_BROKERS")
+  # The RabbitMQ clients boot (and shipping-service joins its Kafka group) while
+  # RabbitMQ is still starting: they read its URL from amqp.url once it is ready.
+  amqp_env=(AMQP_URL= AMQP_URL_FILE="$STATE_DIR/amqp.url" AMQP_CONNECT_TIMEOUT_MS=$((STARTUP_TIMEOUT * 1000)))
+  launch notification-service "${amqp_env[@]}"
+  launch shipping-service "${amqp_env[@]}" KAFKA_BROKERS="$KAFKA_BROKERS"
+  mark "notification-service and shipping-service launched"
+fi
+
+launch order-service PAYMENT_URL="$PAYMENT_URL" DATABASE_URL="$DATABASE_URL" "${async_env[@]+"${async_env[@]}"}"
 ORDER_URL=$(wait_healthy order-service)
 mark "order-service healthy"
 launch api-gateway ORDER_URL="$ORDER_URL"
+
+if [ "$ASYNC" = 1 ]; then
+  # RabbitMQ: wait for the background start (the gateway boots meanwhile).
+  while kill -0 "$rabbit_job" 2>/dev/null; do
+    [ "$(date +%s)" -lt "$deadline" ] || die "RabbitMQ not ready within ${STARTUP_TIMEOUT}s, see $STATE_DIR/rabbitmq/log"
+    sleep 0.05
+  done
+  rabbit_rc=0
+  wait "$rabbit_job" || rabbit_rc=$?
+  rm -f "$STATE_DIR/rabbitmq-start.pid"
+  amqp_port=$(head -n 1 "$STATE_DIR/rabbitmq.out" 2>/dev/null | tr -dc '0-9')
+  if [ "$rabbit_rc" -ne 0 ] || [ -z "$amqp_port" ]; then
+    cat "$STATE_DIR/rabbitmq.out" >&2 || true
+    die "RabbitMQ did not start (exit $rabbit_rc), see $STATE_DIR/rabbitmq.out and $STATE_DIR/rabbitmq/log"
+  fi
+  AMQP_URL="amqp://guest:guest@127.0.0.1:$amqp_port"
+  echo "$AMQP_URL" >"$STATE_DIR/amqp.url.tmp"
+  mv "$STATE_DIR/amqp.url.tmp" "$STATE_DIR/amqp.url"
+  mark "rabbitmq up on $amqp_port"
+fi
+
 GATEWAY_URL=$(wait_healthy api-gateway)
 mark "api-gateway healthy"
+
+if [ "$ASYNC" = 1 ]; then
+  NOTIFICATION_URL=$(wait_healthy notification-service)
+  mark "notification-service healthy (queue bound)"
+  SHIPPING_URL=$(wait_healthy shipping-service)
+  mark "shipping-service healthy (group joined)"
+fi
 
 cat >"$STATE_DIR/env.tmp" <<EOF
 GATEWAY_URL=$GATEWAY_URL
@@ -203,7 +325,18 @@ DATABASE_URL=$DATABASE_URL
 PG_DATA=$pg_data
 OTLP_ENDPOINT=$endpoint
 OTLP_PROTOCOL=$PROTOCOL
+ASYNC=$ASYNC
 EOF
+if [ "$ASYNC" = 1 ]; then
+  cat >>"$STATE_DIR/env.tmp" <<EOF
+KAFKA_BROKERS=$KAFKA_BROKERS
+AMQP_URL=$AMQP_URL
+INVENTORY_ADDR=$INVENTORY_ADDR
+INVENTORY_URL=$INVENTORY_URL
+SHIPPING_URL=$SHIPPING_URL
+NOTIFICATION_URL=$NOTIFICATION_URL
+EOF
+fi
 mv "$STATE_DIR/env.tmp" "$STATE_DIR/env"
 
 elapsed_ms=$(( ($(date +%s%N) - start_ns) / 1000000 ))

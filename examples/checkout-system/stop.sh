@@ -1,14 +1,18 @@
 #!/usr/bin/env bash
 # Stops what start.sh started in STATE_DIR: the services by PID (TERM, which
 # makes them flush their spans, then KILL after STOP_TIMEOUT seconds, default
-# 10), then PostgreSQL with pg_ctl. Idempotent: safe to run again, or on a
-# STATE_DIR where nothing (or only part) was started. Logs are kept.
+# 10), then (ASYNC=1) the Kafka-protocol broker by PID and RabbitMQ with
+# tests/rabbitmq.sh stop (server and its epmd, by PID), then PostgreSQL with
+# pg_ctl. Idempotent: safe to run again, or on a STATE_DIR where nothing (or
+# only part) was started. Logs are kept.
 #
 #   stop.sh STATE_DIR
 set -euo pipefail
 
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 PG_BIN=${PG_BIN:-/usr/lib/postgresql/15/bin}
 STOP_TIMEOUT=${STOP_TIMEOUT:-10}
+RABBITMQ_SH=$HERE/../../tests/rabbitmq.sh
 
 if [ $# -ne 1 ] || [ -z "$1" ]; then echo "usage: $0 STATE_DIR" >&2; exit 2; fi
 [ -d "$1" ] || exit 0
@@ -50,6 +54,60 @@ if [ -f "$STATE_DIR/pids" ]; then
     sleep 0.05
   done
   rm -f "$STATE_DIR/pids"
+fi
+
+# cmdline_has PID WORD: the live, non-zombie process PID has WORD in its command line.
+cmdline_has() {
+  local stat
+  stat=$(ps -o stat= -p "$1" 2>/dev/null) || return 1
+  case $stat in Z*) return 1 ;; esac
+  tr '\0' ' ' <"/proc/$1/cmdline" 2>/dev/null | grep -qF -- "$2"
+}
+
+# stop_pid PID WORD: TERM, then KILL after STOP_TIMEOUT, if PID still runs WORD.
+stop_pid() {
+  local pid=$1 word=$2 deadline
+  case $pid in '' | *[!0-9]*) return 0 ;; esac
+  cmdline_has "$pid" "$word" || return 0
+  kill -TERM "$pid" 2>/dev/null || true
+  deadline=$(( $(date +%s) + STOP_TIMEOUT ))
+  while cmdline_has "$pid" "$word"; do
+    if [ "$(date +%s)" -ge "$deadline" ]; then
+      echo "stop.sh: killing $pid ($word; no exit after ${STOP_TIMEOUT}s)" >&2
+      kill -KILL "$pid" 2>/dev/null || true
+      break
+    fi
+    sleep 0.05
+  done
+}
+
+# --- Kafka-protocol broker (tbt broker) ---------------------------------------------
+if [ -f "$STATE_DIR/broker.pid" ]; then
+  stop_pid "$(cat "$STATE_DIR/broker.pid" 2>/dev/null)" broker
+  rm -f "$STATE_DIR/broker.pid"
+fi
+
+# --- RabbitMQ ---------------------------------------------------------------------
+# A start that is still in progress (start.sh failed meanwhile) goes first.
+if [ -f "$STATE_DIR/rabbitmq-start.pid" ]; then
+  stop_pid "$(cat "$STATE_DIR/rabbitmq-start.pid" 2>/dev/null)" rabbitmq.sh
+  rm -f "$STATE_DIR/rabbitmq-start.pid"
+fi
+if [ -d "$STATE_DIR/rabbitmq" ]; then
+  if [ -f "$RABBITMQ_SH" ]; then
+    bash "$RABBITMQ_SH" stop "$STATE_DIR/rabbitmq" >/dev/null 2>&1 || true
+  fi
+  # Without the script (or if it left something): the server and epmd by PID.
+  for f in server epmd; do
+    if [ -s "$STATE_DIR/rabbitmq/$f.pid" ]; then
+      pid=$(cat "$STATE_DIR/rabbitmq/$f.pid" 2>/dev/null || true)
+      case $f in server) word=rabbit ;; *) word=epmd ;; esac
+      stop_pid "$pid" "$word"
+      rm -f "$STATE_DIR/rabbitmq/$f.pid"
+    fi
+  done
+  # The node is throwaway: drop its database, keep its logs.
+  rm -rf "$STATE_DIR/rabbitmq/mnesia"
 fi
 
 # --- PostgreSQL -------------------------------------------------------------------

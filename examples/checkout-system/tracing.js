@@ -18,6 +18,10 @@
 //                                        exports traces unless asked otherwise
 //   OTEL_PROPAGATORS                     default tracecontext,baggage (W3C)
 //   OTEL_LOG_LEVEL                       SDK diagnostics on stderr (e.g. debug)
+//   AMQP_CONSUME_LINKS                   1 (default): a RabbitMQ consumer span starts a
+//                                        new trace with a span link to the publisher's
+//                                        context (what the messaging conventions
+//                                        prefer); 0: it is the publisher's child
 
 // Traces only, unless the caller explicitly wants metrics or logs.
 if (!process.env.OTEL_METRICS_EXPORTER) process.env.OTEL_METRICS_EXPORTER = 'none';
@@ -28,6 +32,9 @@ const { BatchSpanProcessor } = require('@opentelemetry/sdk-trace-base');
 const { HttpInstrumentation } = require('@opentelemetry/instrumentation-http');
 const { ExpressInstrumentation } = require('@opentelemetry/instrumentation-express');
 const { PgInstrumentation } = require('@opentelemetry/instrumentation-pg');
+const { GrpcInstrumentation } = require('@opentelemetry/instrumentation-grpc');
+const { KafkaJsInstrumentation } = require('@opentelemetry/instrumentation-kafkajs');
+const { AmqplibInstrumentation } = require('@opentelemetry/instrumentation-amqplib');
 
 function envInt(name, fallback) {
   const raw = process.env[name];
@@ -77,6 +84,17 @@ const sdk = new NodeSDK({
     new ExpressInstrumentation(),
     // Startup queries (CREATE TABLE) have no parent: keep them out of the traces.
     new PgInstrumentation({ requireParentSpan: true }),
+    // @grpc/grpc-js client and server spans (inventory-service); W3C context in
+    // the gRPC metadata. The OTLP/gRPC exporter's own calls are not traced (the
+    // SDK suppresses tracing while exporting).
+    new GrpcInstrumentation(),
+    // kafkajs: a PRODUCER span "send <topic>" per message, traceparent injected
+    // into the record headers; an eachMessage consumer gets a CONSUMER span
+    // "process <topic>" that is a child of the extracted context (same trace).
+    new KafkaJsInstrumentation(),
+    // amqplib: PRODUCER "publish <exchange>" (traceparent in the AMQP headers),
+    // CONSUMER "<queue> process", ended on ack.
+    new AmqplibInstrumentation({ useLinksForConsume: process.env.AMQP_CONSUME_LINKS !== '0' }),
   ],
 });
 
