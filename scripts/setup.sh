@@ -13,6 +13,7 @@ PKGS=(
   libmicrohttpd-dev libnghttp2-dev
   check
   postgresql curl                   # examples/checkout-system (system under test)
+  rabbitmq-server                   # the amqp trigger's tests (tests/rabbitmq.sh runs a throwaway node)
   kcat wrk                          # a Kafka client for the broker test; the ingest bench's load client
 )
 # Node.js + npm for examples/checkout-system: Debian's, unless a node is already

@@ -7,10 +7,16 @@
 
 extern const tbt_trigger_kind tbt_trigger_http;
 extern const tbt_trigger_kind tbt_trigger_traceid;
+extern const tbt_trigger_kind tbt_trigger_grpc;
+extern const tbt_trigger_kind tbt_trigger_kafka;
+extern const tbt_trigger_kind tbt_trigger_amqp;
 
 static const tbt_trigger_kind *const kinds[] = {
     &tbt_trigger_http,
     &tbt_trigger_traceid,
+    &tbt_trigger_grpc,
+    &tbt_trigger_kafka,
+    &tbt_trigger_amqp,
 };
 
 const tbt_trigger_kind *tbt_trigger_find(const char *name)
@@ -23,7 +29,7 @@ const tbt_trigger_kind *tbt_trigger_find(const char *name)
 
 const char *tbt_trigger_names(void)
 {
-    return "http, traceid";
+    return "http, grpc, traceid, kafka, amqp";
 }
 
 void tbt_trigger_response_clear(tbt_trigger_response *r)
