@@ -59,8 +59,8 @@ port_free() { # nothing listens on it (ss when present, else a connect)
 }
 
 pick_port() { # below the ephemeral range, not taken, not in $*
-  local p i
-  for i in $(seq 1 200); do
+  local p
+  for _ in $(seq 1 200); do
     p=$((20000 + RANDOM % 12000))
     case " $* " in *" $p "*) continue ;; esac
     port_free "$p" && { echo "$p"; return 0; }
@@ -200,6 +200,7 @@ cmd_start() {
     rc=$?
     [ "$rc" -eq 2 ] || break
   done
+  [ "$rc" -ne 2 ] || die "the ports picked were taken three times over; giving up"
   [ "$rc" -eq 0 ] || exit 1
   if [ -n "$owner" ]; then
     watchdog "$owner" "$dir" </dev/null >/dev/null 2>&1 &

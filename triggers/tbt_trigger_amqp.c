@@ -492,7 +492,9 @@ static int explain_open(int status, const session *s, bool ssl, tbt_error *err)
                              s->host, s->port, s->host);
     case AMQP_STATUS_SOCKET_ERROR:
     case AMQP_STATUS_TCP_ERROR: {
-        int e = connect_errno(s->host, s->port, 1000);
+        /* asked within what is left of the budget, at most a second */
+        uint64_t now = tbt_now_mono_ns(), left_ms = s->deadline > now ? (s->deadline - now) / 1000000 : 0;
+        int e = connect_errno(s->host, s->port, (int)(left_ms < 1000 ? (left_ms ? left_ms : 1) : 1000));
         if (e == ECONNREFUSED || e == 0)
             return tbt_error_set(err, -ECONNREFUSED,
                                  "amqp trigger: nothing answered at %s:%d (connection refused)%s", s->host, s->port,
