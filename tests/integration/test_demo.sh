@@ -117,11 +117,6 @@ check "the run prints the trace id" $?
 # ---- seeded bugs: the API still answers 200, the trace test fails ------------
 set_bugs double-charge
 check "double-charge switched on" $?
-code=$(curl -s -o /dev/null -w '%{http_code}' -X POST -H 'Content-Type: application/json' \
-  -d '{"customerId":"c","items":[{"sku":"S","quantity":1,"price":1}],"payment":{"method":"card","cardToken":"t"}}' \
-  "$GATEWAY_URL/checkout")
-[ "$code" = 200 ]
-check "with double-charge the API still answers 200" $?
 run 2 "double charge" -f "$EX/checkout.yaml"
 check "double charge fails the test" $?
 has "✘ attr:tracetest.selected_spans.count = 1" "$TMP/out" && has "process payment (payment-service): 2" "$TMP/out"
@@ -151,6 +146,16 @@ assert "never matched: span[name=\"publish shipping event\"] (spec \"shipping is
 assert "timed out after 4s" in c or "still unmatched" in c, c
 PY
 check "the completion reason names the selector that never matched" $?
+
+# ---- the API itself says nothing is wrong --------------------------------------------
+# Last, because these calls' spans have no receiver to go to (tbt run is not
+# running): the SDK's exporter then backs off, which would delay later runs.
+set_bugs double-charge
+code=$(curl -s -o /dev/null -w '%{http_code}' -X POST -H 'Content-Type: application/json' \
+  -d '{"customerId":"c","items":[{"sku":"S","quantity":1,"price":1}],"payment":{"method":"card","cardToken":"t"}}' \
+  "$GATEWAY_URL/checkout")
+[ "$code" = 200 ]
+check "with double-charge the API still answers 200" $?
 
 # ---- the target is down ------------------------------------------------------------
 "$SYS/stop.sh" "$STATE" >/dev/null 2>&1
