@@ -96,7 +96,7 @@ const char *tbt_otlp_intern(tbt_otlp_strtab *tab, const char *s, size_t n)
     if (n > TBT_OTLP_INTERN_MAX)
         return tbt_arena_strndup(tab->a, s, n);
     if (2 * (tab->n + 1) > tab->cap) {
-        size_t cap = tab->cap ? 2 * tab->cap : 256;
+        size_t cap = tab->cap ? 2 * tab->cap : 1024;
         struct tbt_otlp_strent *e = tbt_xcalloc(cap, sizeof(*e));
         for (size_t i = 0; i < tab->cap; i++) {
             if (!tab->e[i].s)
