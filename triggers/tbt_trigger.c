@@ -202,3 +202,53 @@ int tbt_trigger_resolve(const tbt_field *f, const tbt_trigger_ctx *ctx, char **o
     tbt_eval_ctx ec = {.vars = ctx->vars};
     return tbt_interpolate(f->s, &f->loc, &ec, out, err);
 }
+
+int tbt_trigger_auth_parse(const tbt_ynode *auth, const char *where, bool with_in, tbt_trigger_auth *a,
+                           tbt_error *err)
+{
+    static const char *const keys[] = {"type", "apiKey", "basic", "bearer", NULL};
+    memset(a, 0, sizeof(*a));
+    int rc;
+    if ((rc = tbt_trigger_check_keys(auth, keys, where, err)) || (rc = tbt_trigger_field(auth, "type", true, where, &a->type, err)))
+        return rc;
+    const char *t = a->type.s;
+    char *w = NULL;
+    const tbt_ynode *n = NULL;
+    if (strcmp(t, "apiKey") == 0 || strcmp(t, "basic") == 0 || strcmp(t, "bearer") == 0) {
+        n = tbt_ymap_get(auth, t);
+        if (!n || tbt_ynode_is_null(n)) {
+            tbt_error_set(err, -EINVAL, "%s of type %s needs a \"%s\" block", where, t, t);
+            tbt_error_at(err, &a->type.loc, t, 0);
+            return -EINVAL;
+        }
+        w = tbt_xasprintf("%s.%s", where, t);
+    }
+    if (strcmp(t, "apiKey") == 0) {
+        static const char *const with[] = {"key", "value", "in", NULL}, *const without[] = {"key", "value", NULL};
+        if (!(rc = tbt_trigger_check_keys(n, with_in ? with : without, w, err)) &&
+            !(rc = tbt_trigger_field(n, "key", true, w, &a->apikey_key, err)) &&
+            !(rc = tbt_trigger_field(n, "value", true, w, &a->apikey_value, err)) && with_in &&
+            !(rc = tbt_trigger_field(n, "in", false, w, &a->apikey_in, err)) && a->apikey_in.s &&
+            strcmp(a->apikey_in.s, "header") != 0 && strcmp(a->apikey_in.s, "query") != 0) {
+            tbt_error_set(err, -EINVAL, "%s.in must be header or query, found \"%s\"", w, a->apikey_in.s);
+            tbt_error_at(err, &a->apikey_in.loc, a->apikey_in.s, 0);
+            rc = -EINVAL;
+        }
+    } else if (strcmp(t, "basic") == 0) {
+        static const char *const bk[] = {"username", "user", "password", NULL};
+        if (!(rc = tbt_trigger_check_keys(n, bk, w, err)) &&
+            !(rc = tbt_trigger_field(n, "username", false, w, &a->basic_user, err)) &&
+            !(rc = tbt_trigger_field(n, "password", false, w, &a->basic_pass, err)) && !a->basic_user.s)
+            rc = tbt_trigger_field(n, "user", true, w, &a->basic_user, err);
+    } else if (strcmp(t, "bearer") == 0) {
+        static const char *const bk[] = {"token", NULL};
+        if (!(rc = tbt_trigger_check_keys(n, bk, w, err)))
+            rc = tbt_trigger_field(n, "token", true, w, &a->bearer_token, err);
+    } else {
+        tbt_error_set(err, -EINVAL, "%s.type must be apiKey, basic or bearer, found \"%s\"", where, t);
+        tbt_error_at(err, &a->type.loc, t, 0);
+        rc = -EINVAL;
+    }
+    free(w);
+    return rc;
+}

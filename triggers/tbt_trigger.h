@@ -91,6 +91,20 @@ typedef struct tbt_field_kv {
 } tbt_field_kv;
 int tbt_trigger_kv_list(const tbt_ynode *map, const char *key, const char *where, tbt_field_kv **out, size_t *n,
                         tbt_error *err);
+/* The `auth` block the http and grpc triggers share. */
+typedef struct tbt_trigger_auth {
+    tbt_field type; /* type.s == NULL: no auth */
+    tbt_field apikey_key, apikey_value, apikey_in;
+    tbt_field basic_user, basic_pass;
+    tbt_field bearer_token;
+} tbt_trigger_auth;
+/* Parse `auth: {type: apiKey|basic|bearer, apiKey: {key, value, in?},
+ * basic: {username|user, password}, bearer: {token}}`; where names the
+ * block in messages ("httpRequest.auth"); with_in accepts apiKey.in
+ * (header|query). Errors at file:line:col. */
+int tbt_trigger_auth_parse(const tbt_ynode *auth, const char *where, bool with_in, tbt_trigger_auth *a,
+                           tbt_error *err);
+
 /* Resolve a field's ${...} with the run's variables (heap result). */
 int tbt_trigger_resolve(const tbt_field *f, const tbt_trigger_ctx *ctx, char **out, tbt_error *err);
 /* A scalar's boolean value (true/false); *out untouched when absent. */

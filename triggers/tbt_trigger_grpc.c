@@ -21,7 +21,7 @@ typedef struct grpc_cfg {
     tbt_field_kv *metadata;
     size_t n_metadata;
     bool tls, tls_set, ssl_verify;
-    tbt_field auth_type, apikey_key, apikey_value, basic_user, basic_pass, bearer_token;
+    tbt_trigger_auth auth;
     tbt_proto *proto; /* parsed at parse time when the .proto is inline and constant */
 } grpc_cfg;
 
@@ -42,51 +42,6 @@ static int fail_field(tbt_error *err, const tbt_field *f, int rc)
     return rc;
 }
 
-static int parse_auth(const tbt_ynode *auth, grpc_cfg *c, tbt_error *err)
-{
-    static const char *const keys[] = {"type", "apiKey", "basic", "bearer", NULL};
-    int rc;
-    if ((rc = tbt_trigger_check_keys(auth, keys, "grpc.auth", err)) ||
-        (rc = tbt_trigger_field(auth, "type", true, "grpc.auth", &c->auth_type, err)))
-        return rc;
-    const char *t = c->auth_type.s;
-    const tbt_ynode *n = tbt_ymap_get(auth, t);
-    if (strcmp(t, "apiKey") == 0) {
-        static const char *const ak[] = {"key", "value", "in", NULL};
-        if (!n)
-            goto missing;
-        if ((rc = tbt_trigger_check_keys(n, ak, "grpc.auth.apiKey", err)) ||
-            (rc = tbt_trigger_field(n, "key", true, "grpc.auth.apiKey", &c->apikey_key, err)) ||
-            (rc = tbt_trigger_field(n, "value", true, "grpc.auth.apiKey", &c->apikey_value, err)))
-            return rc;
-    } else if (strcmp(t, "basic") == 0) {
-        static const char *const bk[] = {"username", "user", "password", NULL};
-        if (!n)
-            goto missing;
-        if ((rc = tbt_trigger_check_keys(n, bk, "grpc.auth.basic", err)) ||
-            (rc = tbt_trigger_field(n, "username", false, "grpc.auth.basic", &c->basic_user, err)) ||
-            (rc = tbt_trigger_field(n, "password", false, "grpc.auth.basic", &c->basic_pass, err)))
-            return rc;
-        if (!c->basic_user.s && (rc = tbt_trigger_field(n, "user", true, "grpc.auth.basic", &c->basic_user, err)))
-            return rc;
-    } else if (strcmp(t, "bearer") == 0) {
-        static const char *const bk[] = {"token", NULL};
-        if (!n)
-            goto missing;
-        if ((rc = tbt_trigger_check_keys(n, bk, "grpc.auth.bearer", err)) ||
-            (rc = tbt_trigger_field(n, "token", true, "grpc.auth.bearer", &c->bearer_token, err)))
-            return rc;
-    } else {
-        tbt_error_set(err, -EINVAL, "grpc.auth.type must be apiKey, basic or bearer, found \"%s\"", t);
-        tbt_error_at(err, &c->auth_type.loc, t, 0);
-        return -EINVAL;
-    }
-    return 0;
-missing:
-    tbt_error_set(err, -EINVAL, "grpc.auth of type %s needs a \"%s\" block", t, t);
-    tbt_error_at(err, &c->auth_type.loc, t, 0);
-    return -EINVAL;
-}
 
 /* protobufFile holds the .proto itself, or names a file next to the definition. */
 static bool is_inline_proto(const char *s)
@@ -133,7 +88,7 @@ static int grpc_parse(const tbt_ynode *block, void **out, tbt_error *err)
         c->tls_set = true;
     }
     const tbt_ynode *auth = tbt_ymap_get(block, "auth");
-    if (auth && !tbt_ynode_is_null(auth) && (rc = parse_auth(auth, c, err)))
+    if (auth && !tbt_ynode_is_null(auth) && (rc = tbt_trigger_auth_parse(auth, "grpc.auth", false, &c->auth, err)))
         goto fail;
     if (c->timeout.s && !strstr(c->timeout.s, "${")) {
         int64_t ns;
@@ -488,23 +443,23 @@ static int grpc_fire(const void *p, const tbt_trigger_ctx *ctx, tbt_trigger_resp
         free(k);
         free(v);
     }
-    if (c->auth_type.s) {
-        if (strcmp(c->auth_type.s, "apiKey") == 0) {
-            if ((rc = tbt_trigger_resolve(&c->apikey_key, ctx, &s.ak, err)) ||
-                (rc = tbt_trigger_resolve(&c->apikey_value, ctx, &s.av, err)))
+    if (c->auth.type.s) {
+        if (strcmp(c->auth.type.s, "apiKey") == 0) {
+            if ((rc = tbt_trigger_resolve(&c->auth.apikey_key, ctx, &s.ak, err)) ||
+                (rc = tbt_trigger_resolve(&c->auth.apikey_value, ctx, &s.av, err)))
                 goto out;
             s.hl = add_md(s.hl, s.ak, s.av);
-        } else if (strcmp(c->auth_type.s, "bearer") == 0) {
-            if ((rc = tbt_trigger_resolve(&c->bearer_token, ctx, &s.token, err)))
+        } else if (strcmp(c->auth.type.s, "bearer") == 0) {
+            if ((rc = tbt_trigger_resolve(&c->auth.bearer_token, ctx, &s.token, err)))
                 goto out;
             /* Tracetest sends the token verbatim; a bare token gets the scheme */
             char *v = strncasecmp(s.token, "Bearer ", 7) == 0 ? tbt_xstrdup(s.token)
                                                               : tbt_xasprintf("Bearer %s", s.token);
             s.hl = add_md(s.hl, "authorization", v);
             free(v);
-        } else if (strcmp(c->auth_type.s, "basic") == 0) {
-            if ((rc = tbt_trigger_resolve(&c->basic_user, ctx, &s.user, err)) ||
-                (rc = tbt_trigger_resolve(&c->basic_pass, ctx, &s.pass, err)))
+        } else if (strcmp(c->auth.type.s, "basic") == 0) {
+            if ((rc = tbt_trigger_resolve(&c->auth.basic_user, ctx, &s.user, err)) ||
+                (rc = tbt_trigger_resolve(&c->auth.basic_pass, ctx, &s.pass, err)))
                 goto out;
             char *up = tbt_xasprintf("%s:%s", s.user, s.pass ? s.pass : "");
             tbt_buf b = TBT_BUF_INIT;

@@ -18,11 +18,7 @@ typedef struct http_cfg {
     tbt_field_kv *headers;
     size_t n_headers;
     bool ssl_verify;
-    /* auth */
-    tbt_field auth_type;
-    tbt_field apikey_key, apikey_value, apikey_in;
-    tbt_field basic_user, basic_pass;
-    tbt_field bearer_token;
+    tbt_trigger_auth auth;
 } http_cfg;
 
 static void http_destroy(void *p)
@@ -34,60 +30,6 @@ static void http_destroy(void *p)
     free(c);
 }
 
-static int parse_auth(const tbt_ynode *auth, http_cfg *c, tbt_error *err)
-{
-    static const char *const keys[] = {"type", "apiKey", "basic", "bearer", NULL};
-    int rc;
-    if ((rc = tbt_trigger_check_keys(auth, keys, "httpRequest.auth", err)) ||
-        (rc = tbt_trigger_field(auth, "type", true, "httpRequest.auth", &c->auth_type, err)))
-        return rc;
-    const char *t = c->auth_type.s;
-    if (strcmp(t, "apiKey") == 0) {
-        static const char *const ak[] = {"key", "value", "in", NULL};
-        const tbt_ynode *n = tbt_ymap_get(auth, "apiKey");
-        if (!n)
-            goto missing;
-        if ((rc = tbt_trigger_check_keys(n, ak, "httpRequest.auth.apiKey", err)) ||
-            (rc = tbt_trigger_field(n, "key", true, "httpRequest.auth.apiKey", &c->apikey_key, err)) ||
-            (rc = tbt_trigger_field(n, "value", true, "httpRequest.auth.apiKey", &c->apikey_value, err)) ||
-            (rc = tbt_trigger_field(n, "in", false, "httpRequest.auth.apiKey", &c->apikey_in, err)))
-            return rc;
-        if (c->apikey_in.s && strcmp(c->apikey_in.s, "header") != 0 && strcmp(c->apikey_in.s, "query") != 0) {
-            tbt_error_set(err, -EINVAL, "httpRequest.auth.apiKey.in must be header or query, found \"%s\"",
-                          c->apikey_in.s);
-            tbt_error_at(err, &c->apikey_in.loc, c->apikey_in.s, 0);
-            return -EINVAL;
-        }
-    } else if (strcmp(t, "basic") == 0) {
-        static const char *const bk[] = {"username", "user", "password", NULL};
-        const tbt_ynode *n = tbt_ymap_get(auth, "basic");
-        if (!n)
-            goto missing;
-        if ((rc = tbt_trigger_check_keys(n, bk, "httpRequest.auth.basic", err)) ||
-            (rc = tbt_trigger_field(n, "username", false, "httpRequest.auth.basic", &c->basic_user, err)) ||
-            (rc = tbt_trigger_field(n, "password", false, "httpRequest.auth.basic", &c->basic_pass, err)))
-            return rc;
-        if (!c->basic_user.s && (rc = tbt_trigger_field(n, "user", true, "httpRequest.auth.basic", &c->basic_user, err)))
-            return rc;
-    } else if (strcmp(t, "bearer") == 0) {
-        static const char *const bk[] = {"token", NULL};
-        const tbt_ynode *n = tbt_ymap_get(auth, "bearer");
-        if (!n)
-            goto missing;
-        if ((rc = tbt_trigger_check_keys(n, bk, "httpRequest.auth.bearer", err)) ||
-            (rc = tbt_trigger_field(n, "token", true, "httpRequest.auth.bearer", &c->bearer_token, err)))
-            return rc;
-    } else {
-        tbt_error_set(err, -EINVAL, "httpRequest.auth.type must be apiKey, basic or bearer, found \"%s\"", t);
-        tbt_error_at(err, &c->auth_type.loc, t, 0);
-        return -EINVAL;
-    }
-    return 0;
-missing:
-    tbt_error_set(err, -EINVAL, "httpRequest.auth of type %s needs a \"%s\" block", t, t);
-    tbt_error_at(err, &c->auth_type.loc, t, 0);
-    return -EINVAL;
-}
 
 static int http_parse(const tbt_ynode *block, void **out, tbt_error *err)
 {
@@ -103,7 +45,7 @@ static int http_parse(const tbt_ynode *block, void **out, tbt_error *err)
         (rc = tbt_trigger_bool(block, "sslVerification", "httpRequest", &c->ssl_verify, err)))
         goto fail;
     const tbt_ynode *auth = tbt_ymap_get(block, "auth");
-    if (auth && !tbt_ynode_is_null(auth) && (rc = parse_auth(auth, c, err)))
+    if (auth && !tbt_ynode_is_null(auth) && (rc = tbt_trigger_auth_parse(auth, "httpRequest.auth", true, &c->auth, err)))
         goto fail;
     *out = c;
     return 0;
@@ -276,12 +218,12 @@ static int http_fire(const void *p, const tbt_trigger_ctx *ctx, tbt_trigger_resp
     hl = curl_slist_append(hl, ts);
     free(tp);
     free(ts);
-    if (c->auth_type.s) {
-        if (strcmp(c->auth_type.s, "apiKey") == 0) {
-            if ((rc = tbt_trigger_resolve(&c->apikey_key, ctx, &ak, err)) ||
-                (rc = tbt_trigger_resolve(&c->apikey_value, ctx, &av, err)))
+    if (c->auth.type.s) {
+        if (strcmp(c->auth.type.s, "apiKey") == 0) {
+            if ((rc = tbt_trigger_resolve(&c->auth.apikey_key, ctx, &ak, err)) ||
+                (rc = tbt_trigger_resolve(&c->auth.apikey_value, ctx, &av, err)))
                 goto out;
-            if (c->apikey_in.s && strcmp(c->apikey_in.s, "query") == 0) {
+            if (c->auth.apikey_in.s && strcmp(c->auth.apikey_in.s, "query") == 0) {
                 CURLU *u = curl_url();
                 char *q = tbt_xasprintf("%s=%s", ak, av);
                 char *nu = NULL;
@@ -299,8 +241,8 @@ static int http_fire(const void *p, const tbt_trigger_ctx *ctx, tbt_trigger_resp
                 hl = curl_slist_append(hl, line);
                 free(line);
             }
-        } else if (strcmp(c->auth_type.s, "bearer") == 0) {
-            if ((rc = tbt_trigger_resolve(&c->bearer_token, ctx, &token, err)))
+        } else if (strcmp(c->auth.type.s, "bearer") == 0) {
+            if ((rc = tbt_trigger_resolve(&c->auth.bearer_token, ctx, &token, err)))
                 goto out;
             /* Tracetest sends the token verbatim; a bare token gets the
              * scheme RFC 6750 requires */
@@ -308,9 +250,9 @@ static int http_fire(const void *p, const tbt_trigger_ctx *ctx, tbt_trigger_resp
                                                               : tbt_xasprintf("Authorization: Bearer %s", token);
             hl = curl_slist_append(hl, line);
             free(line);
-        } else if (strcmp(c->auth_type.s, "basic") == 0) {
-            if ((rc = tbt_trigger_resolve(&c->basic_user, ctx, &user, err)) ||
-                (rc = tbt_trigger_resolve(&c->basic_pass, ctx, &pass, err)))
+        } else if (strcmp(c->auth.type.s, "basic") == 0) {
+            if ((rc = tbt_trigger_resolve(&c->auth.basic_user, ctx, &user, err)) ||
+                (rc = tbt_trigger_resolve(&c->auth.basic_pass, ctx, &pass, err)))
                 goto out;
         }
     }
