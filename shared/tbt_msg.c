@@ -162,9 +162,10 @@ static cJSON *parse_root(const char *json, size_t len, const char *what, tbt_err
         return NULL;
     }
     if (v->valuedouble > TBT_MSG_VERSION) {
+        double version = v->valuedouble;
         cJSON_Delete(root);
         *rc = tbt_error_set(err, -EPROTO, "%s message version %.0f is newer than this tbt understands (%d): upgrade",
-                            what, v->valuedouble, TBT_MSG_VERSION);
+                            what, version, TBT_MSG_VERSION);
         return NULL;
     }
     const cJSON *k = cJSON_GetObjectItemCaseSensitive(root, "kind");
