@@ -2,7 +2,9 @@
  * loader: parse, load as Tracetest resources, resolve (with file access
  * off, so that steps and polling references naming files are errors, not
  * reads), format the error, free everything. */
+#include "tbt_eval.h"
 #include "tbt_model.h"
+#include "tbt_trigger.h"
 
 #include <stdint.h>
 #include <stdlib.h>
@@ -43,6 +45,23 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     for (size_t i = 0; i < tbt_defs_count(d); i++) {
         const tbt_resource_ref *ref = tbt_defs_at(d, i);
         tbt_buf_printf(&out, "%s %s\n", tbt_resource_kind_name(ref->kind), ref->type_name);
+        if (r != 0 || ref->kind != TBT_RES_TEST)
+            continue;
+        /* what a run does next: the trigger block (every kind's parser) and
+         * the selectors and assertions */
+        const tbt_test_def *t = ref->def;
+        tbt_trigger trig;
+        tbt_error e2 = TBT_ERROR_INIT;
+        if (tbt_trigger_parse(&t->trigger, &trig, &e2) == 0)
+            tbt_trigger_destroy(&trig);
+        tbt_error_format(&e2, &out);
+        tbt_error_clear(&e2);
+        tbt_error_list errs = TBT_ERROR_LIST_INIT;
+        tbt_plan *p = NULL;
+        if (tbt_plan_compile(t, d, &p, &errs) == 0)
+            tbt_plan_free(p);
+        tbt_error_list_format(&errs, &out);
+        tbt_error_list_clear(&errs);
     }
     (void)tbt_defs_default_polling(d);
     tbt_error_clear(&err);
