@@ -9,7 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "tbt_trigger.h"
+#include "trigger_fixture.h"
 
 typedef struct seen {
     char method[16], url[256], traceparent[64], tracestate[64], auth[256], apikey[128], ctype[64];
@@ -80,31 +80,6 @@ static void teardown(void)
     MHD_stop_daemon(daemon_);
 }
 
-/* Parse a Test with the given trigger block text; fire it. */
-static int fire(const char *trigger_yaml, tbt_vars *vars, tbt_trigger_response *resp, tbt_error *err, const char *dir)
-{
-    char *yaml = tbt_xasprintf("type: Test\nspec:\n  id: t\n  name: t\n  trigger:\n%s", trigger_yaml);
-    tbt_defs *d = tbt_defs_new();
-    int rc = tbt_defs_load_text(d, "t.yaml", yaml, strlen(yaml), err);
-    free(yaml);
-    if (rc) {
-        tbt_defs_free(d);
-        return rc;
-    }
-    const tbt_test_def *t = tbt_defs_find_test(d, "t");
-    tbt_trigger trig;
-    rc = tbt_trigger_parse(&t->trigger, &trig, err);
-    if (rc == 0) {
-        tbt_trigger_ctx ctx = {vars, "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01", "tracetest=true", dir,
-                               0};
-        memset(resp, 0, sizeof(*resp));
-        rc = trig.kind->fire(trig.cfg, &ctx, resp, err);
-        tbt_trigger_destroy(&trig);
-    }
-    tbt_defs_free(d);
-    return rc;
-}
-
 START_TEST(http_post_with_headers_and_trace_context)
 {
     tbt_vars *vars = tbt_vars_new();
@@ -113,7 +88,7 @@ START_TEST(http_post_with_headers_and_trace_context)
     tbt_vars_set(vars, "CUSTOMER", "cust-42");
     tbt_trigger_response resp;
     tbt_error err = TBT_ERROR_INIT;
-    int rc = fire("    type: http\n    httpRequest:\n      method: POST\n      url: ${var:BASE}/checkout\n"
+    int rc = fire_in("    type: http\n    httpRequest:\n      method: POST\n      url: ${var:BASE}/checkout\n"
                   "      headers:\n      - key: Content-Type\n        value: application/json\n"
                   "      body: '{\"customer\": \"${var:CUSTOMER}\", \"n\": ${1 + 1}}'\n",
                   vars, &resp, &err, NULL);
@@ -143,27 +118,27 @@ START_TEST(http_auth_kinds)
     tbt_vars_set(vars, "TOKEN", "s3cret");
     tbt_trigger_response resp;
     tbt_error err = TBT_ERROR_INIT;
-    ck_assert_int_eq(fire("    type: http\n    httpRequest:\n      url: ${var:BASE}/a\n      auth:\n        type: bearer\n"
+    ck_assert_int_eq(fire_in("    type: http\n    httpRequest:\n      url: ${var:BASE}/a\n      auth:\n        type: bearer\n"
                           "        bearer:\n          token: ${var:TOKEN}\n",
                           vars, &resp, &err, NULL),
                      0);
     ck_assert_str_eq(last.auth, "Bearer s3cret");
     ck_assert_str_eq(last.method, "GET");
     tbt_trigger_response_clear(&resp);
-    ck_assert_int_eq(fire("    type: http\n    httpRequest:\n      url: ${var:BASE}/a\n      auth:\n        type: basic\n"
+    ck_assert_int_eq(fire_in("    type: http\n    httpRequest:\n      url: ${var:BASE}/a\n      auth:\n        type: basic\n"
                           "        basic:\n          username: ada\n          password: lovelace\n",
                           vars, &resp, &err, NULL),
                      0);
     ck_assert_str_eq(last.auth, "Basic YWRhOmxvdmVsYWNl");
     tbt_trigger_response_clear(&resp);
-    ck_assert_int_eq(fire("    type: http\n    httpRequest:\n      url: ${var:BASE}/a?x=1\n      auth:\n"
+    ck_assert_int_eq(fire_in("    type: http\n    httpRequest:\n      url: ${var:BASE}/a?x=1\n      auth:\n"
                           "        type: apiKey\n        apiKey:\n          key: api_key\n          value: k 1&2\n"
                           "          in: query\n",
                           vars, &resp, &err, NULL),
                      0);
     ck_assert_str_eq(last.apikey, "k 1&2");
     tbt_trigger_response_clear(&resp);
-    ck_assert_int_eq(fire("    type: http\n    httpRequest:\n      url: ${var:BASE}/teapot\n      auth:\n"
+    ck_assert_int_eq(fire_in("    type: http\n    httpRequest:\n      url: ${var:BASE}/teapot\n      auth:\n"
                           "        type: apiKey\n        apiKey:\n          key: X-Api-Key\n          value: abc\n",
                           vars, &resp, &err, NULL),
                      0);
@@ -189,7 +164,7 @@ START_TEST(http_body_from_file)
                                port);
     tbt_trigger_response resp;
     tbt_error err = TBT_ERROR_INIT;
-    ck_assert_int_eq(fire(trig, vars, &resp, &err, dir), 0);
+    ck_assert_int_eq(fire_in(trig, vars, &resp, &err, dir), 0);
     ck_assert_str_eq(last.method, "PUT");
     ck_assert_str_eq(last.body, "{\"from\": \"file\"}");
     tbt_trigger_response_clear(&resp);
@@ -207,17 +182,17 @@ START_TEST(http_failures_are_explained)
     tbt_trigger_response resp;
     tbt_error err = TBT_ERROR_INIT;
     /* a port nobody listens on: bind one, close it */
-    int rc = fire("    type: http\n    httpRequest:\n      url: http://127.0.0.1:1/x\n", vars, &resp, &err, NULL);
+    int rc = fire_in("    type: http\n    httpRequest:\n      url: http://127.0.0.1:1/x\n", vars, &resp, &err, NULL);
     ck_assert_int_eq(rc, -ECONNREFUSED);
     ck_assert_ptr_nonnull(strstr(err.msg, "nothing answered at 127.0.0.1:1 (connection refused); the target is localhost"));
     tbt_error_clear(&err);
     tbt_trigger_response_clear(&resp);
-    rc = fire("    type: http\n    httpRequest:\n      url: http://no-such-host.invalid/x\n", vars, &resp, &err, NULL);
+    rc = fire_in("    type: http\n    httpRequest:\n      url: http://no-such-host.invalid/x\n", vars, &resp, &err, NULL);
     ck_assert_int_eq(rc, -EHOSTUNREACH);
     ck_assert_ptr_nonnull(strstr(err.msg, "the host 'no-such-host.invalid' did not resolve"));
     tbt_error_clear(&err);
     tbt_trigger_response_clear(&resp);
-    rc = fire("    type: http\n    httpRequest:\n      url: ${var:UNDEFINED}/x\n", vars, &resp, &err, NULL);
+    rc = fire_in("    type: http\n    httpRequest:\n      url: ${var:UNDEFINED}/x\n", vars, &resp, &err, NULL);
     ck_assert_int_eq(rc, -EINVAL);
     ck_assert_ptr_nonnull(strstr(err.msg, "variable 'UNDEFINED' is not defined"));
     tbt_error_clear(&err);
@@ -231,28 +206,28 @@ START_TEST(parse_errors_have_positions)
     tbt_vars *vars = tbt_vars_new();
     tbt_trigger_response resp;
     tbt_error err = TBT_ERROR_INIT;
-    int rc = fire("    type: http\n    httpRequest:\n      url: http://x/\n      methd: GET\n", vars, &resp, &err, NULL);
+    int rc = fire_in("    type: http\n    httpRequest:\n      url: http://x/\n      methd: GET\n", vars, &resp, &err, NULL);
     ck_assert_int_eq(rc, -EINVAL);
     ck_assert_str_eq(err.msg, "unknown key \"methd\" in httpRequest; expected one of: method, url, headers, body, auth, "
                               "sslVerification");
     ck_assert_int_eq(err.line, 9);
     ck_assert_int_eq(err.col, 7);
     tbt_error_clear(&err);
-    rc = fire("    type: http\n    httpRequest:\n      method: GET\n", vars, &resp, &err, NULL);
+    rc = fire_in("    type: http\n    httpRequest:\n      method: GET\n", vars, &resp, &err, NULL);
     ck_assert_int_eq(rc, -EINVAL);
     ck_assert_str_eq(err.msg, "httpRequest needs \"url\"");
     tbt_error_clear(&err);
-    rc = fire("    type: http\n    httpRequest:\n      url: http://x/\n      auth:\n        type: digest\n", vars, &resp,
+    rc = fire_in("    type: http\n    httpRequest:\n      url: http://x/\n      auth:\n        type: digest\n", vars, &resp,
               &err, NULL);
     ck_assert_int_eq(rc, -EINVAL);
     ck_assert_str_eq(err.msg, "httpRequest.auth.type must be apiKey, basic or bearer, found \"digest\"");
     tbt_error_clear(&err);
-    rc = fire("    type: http\n    httpRequest:\n      url: http://x/\n      sslVerification: maybe\n", vars, &resp, &err,
+    rc = fire_in("    type: http\n    httpRequest:\n      url: http://x/\n      sslVerification: maybe\n", vars, &resp, &err,
               NULL);
     ck_assert_int_eq(rc, -EINVAL);
     ck_assert_ptr_nonnull(strstr(err.msg, "sslVerification must be true or false"));
     tbt_error_clear(&err);
-    rc = fire("    type: soap\n", vars, &resp, &err, NULL);
+    rc = fire_in("    type: soap\n", vars, &resp, &err, NULL);
     ck_assert_int_eq(rc, -EINVAL);
     ck_assert_msg(strstr(err.msg, "unknown trigger type \"soap\""), "%s", err.msg);
     tbt_error_clear(&err);
@@ -266,13 +241,13 @@ START_TEST(traceid_trigger)
     tbt_vars_set(vars, "TID", "4BF92F3577B34DA6A3CE929D0E0E4736");
     tbt_trigger_response resp;
     tbt_error err = TBT_ERROR_INIT;
-    ck_assert_int_eq(fire("    type: traceid\n    traceid:\n      id: ${var:TID}\n", vars, &resp, &err, NULL), 0);
+    ck_assert_int_eq(fire_in("    type: traceid\n    traceid:\n      id: ${var:TID}\n", vars, &resp, &err, NULL), 0);
     ck_assert(resp.has_trace_id);
     ck_assert_int_eq(resp.trace_id[0], 0x4b);
     ck_assert_int_eq(resp.trace_id[15], 0x36);
     tbt_trigger_response_clear(&resp);
     tbt_vars_set(vars, "TID", "not-hex");
-    ck_assert_int_eq(fire("    type: traceid\n    traceid:\n      id: ${var:TID}\n", vars, &resp, &err, NULL), -EINVAL);
+    ck_assert_int_eq(fire_in("    type: traceid\n    traceid:\n      id: ${var:TID}\n", vars, &resp, &err, NULL), -EINVAL);
     ck_assert_ptr_nonnull(strstr(err.msg, "is not a trace id"));
     tbt_error_clear(&err);
     tbt_vars_free(vars);

@@ -21,11 +21,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "tbt_trigger.h"
+#include "trigger_fixture.h"
 
 #define RABBITMQ_SERVER "/usr/lib/rabbitmq/bin/rabbitmq-server"
-#define TRACEPARENT "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
-
 static char state_dir[256];
 static char script[1024];
 static int rmq_port;
@@ -171,38 +169,6 @@ static char *header(const got *g, const char *key)
     } while (0)
 
 /* ---- firing ----------------------------------------------------------------*/
-/* Parse a Test with the given trigger block text; fire it. */
-static int fire(const char *trigger_yaml, tbt_vars *vars, tbt_trigger_response *resp, tbt_error *err)
-{
-    char *yaml = tbt_xasprintf("type: Test\nspec:\n  id: t\n  name: t\n  trigger:\n%s", trigger_yaml);
-    tbt_defs *d = tbt_defs_new();
-    memset(resp, 0, sizeof(*resp));
-    int rc = tbt_defs_load_text(d, "t.yaml", yaml, strlen(yaml), err);
-    free(yaml);
-    if (rc) {
-        tbt_defs_free(d);
-        return rc;
-    }
-    const tbt_test_def *t = tbt_defs_find_test(d, "t");
-    tbt_trigger trig;
-    rc = tbt_trigger_parse(&t->trigger, &trig, err);
-    if (rc == 0) {
-        tbt_trigger_ctx ctx = {vars, TRACEPARENT, "tracetest=true", NULL, 0};
-        rc = trig.kind->fire(trig.cfg, &ctx, resp, err);
-        tbt_trigger_destroy(&trig);
-    }
-    tbt_defs_free(d);
-    return rc;
-}
-
-static const char *extra(const tbt_trigger_response *r, const char *key)
-{
-    for (size_t i = 0; i < r->n_extra; i++)
-        if (strcmp(r->extra_keys[i], key) == 0)
-            return r->extra_values[i];
-    return NULL;
-}
-
 static tbt_vars *vars_with_url(const char *user, const char *pass, const char *vhost)
 {
     tbt_vars *v = tbt_vars_new();

@@ -13,7 +13,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "tbt_trigger.h"
+#include "trigger_fixture.h"
 
 static pid_t peer_pid = -1;
 static int peer_stdin = -1;
@@ -82,38 +82,6 @@ static void stop_peer(void)
     peer_dir = NULL;
 }
 
-static int fire(const char *trigger_yaml, tbt_vars *vars, tbt_trigger_response *resp, tbt_error *err, const char *dir)
-{
-    char *yaml = tbt_xasprintf("type: Test\nspec:\n  id: t\n  name: t\n  trigger:\n%s", trigger_yaml);
-    tbt_defs *d = tbt_defs_new();
-    int rc = tbt_defs_load_text(d, "t.yaml", yaml, strlen(yaml), err);
-    free(yaml);
-    if (rc) {
-        tbt_defs_free(d);
-        return rc;
-    }
-    const tbt_test_def *t = tbt_defs_find_test(d, "t");
-    tbt_trigger trig;
-    memset(resp, 0, sizeof(*resp));
-    rc = tbt_trigger_parse(&t->trigger, &trig, err);
-    if (rc == 0) {
-        tbt_trigger_ctx ctx = {vars, "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01", "tracetest=true", dir,
-                               0};
-        rc = trig.kind->fire(trig.cfg, &ctx, resp, err);
-        tbt_trigger_destroy(&trig);
-    }
-    tbt_defs_free(d);
-    return rc;
-}
-
-static const char *extra(const tbt_trigger_response *r, const char *key)
-{
-    for (size_t i = 0; i < r->n_extra; i++)
-        if (strcmp(r->extra_keys[i], key) == 0)
-            return r->extra_values[i];
-    return NULL;
-}
-
 START_TEST(grpc_unary_call_with_metadata_and_auth)
 {
     tbt_vars *vars = tbt_vars_new();
@@ -122,7 +90,7 @@ START_TEST(grpc_unary_call_with_metadata_and_auth)
     tbt_vars_set(vars, "SKU", "sku-42");
     tbt_trigger_response resp;
     tbt_error err = TBT_ERROR_INIT;
-    int rc = fire("    type: grpc\n    grpc:\n      protobufFile: inventory.proto\n      address: ${var:ADDR}\n"
+    int rc = fire_in("    type: grpc\n    grpc:\n      protobufFile: inventory.proto\n      address: ${var:ADDR}\n"
                   "      method: inventory.Inventory.Reserve\n"
                   "      request: '{\"sku\": \"${var:SKU}\", \"quantity\": 3, \"metadata\": {\"origin\": \"tbt\"}}'\n"
                   "      metadata:\n      - key: x-tenant\n        value: acme\n"
@@ -161,7 +129,7 @@ START_TEST(grpc_unary_call_with_metadata_and_auth)
                        "      auth:\n        type: basic\n        basic:\n          username: ada\n"
                        "          password: lovelace\n",
                    peer_port);
-    rc = fire(tbt_buf_cstr(&y), vars, &resp, &err, NULL);
+    rc = fire_in(tbt_buf_cstr(&y), vars, &resp, &err, NULL);
     ck_assert_msg(rc == 0, "%s", err.msg);
     ck_assert_msg(strstr(resp.body, "\"status\":\"BACKORDERED\""), "%s", resp.body);
     ck_assert_msg(strstr(resp.body, "\"authorization\":\"Basic YWRhOmxvdmVsYWNl\""), "%s", resp.body);
@@ -183,7 +151,7 @@ START_TEST(grpc_error_codes)
                             "      address: 127.0.0.1:%u\n      method: inventory.Inventory.Lookup\n"
                             "      request: '{\"sku\": \"nope\"}'\n",
                             peer_port);
-    int rc = fire(y, vars, &resp, &err, peer_dir);
+    int rc = fire_in(y, vars, &resp, &err, peer_dir);
     ck_assert_msg(rc == 0, "%s", err.msg);
     ck_assert_str_eq(resp.status, "5");
     ck_assert_int_eq(resp.status_code, 5);
@@ -196,7 +164,7 @@ START_TEST(grpc_error_codes)
                       "      auth:\n        type: apiKey\n        apiKey:\n          key: authorization\n"
                       "          value: Bearer wrong\n",
                       peer_port);
-    rc = fire(y, vars, &resp, &err, peer_dir);
+    rc = fire_in(y, vars, &resp, &err, peer_dir);
     ck_assert_msg(rc == 0, "%s", err.msg);
     ck_assert_str_eq(resp.status, "16");
     ck_assert_str_eq(extra(&resp, "grpc.message"), "bad token");
@@ -211,7 +179,7 @@ START_TEST(grpc_failures_are_explained)
     tbt_vars *vars = tbt_vars_new();
     tbt_trigger_response resp;
     tbt_error err = TBT_ERROR_INIT;
-    int rc = fire("    type: grpc\n    grpc:\n      protobufFile: inventory.proto\n      address: 127.0.0.1:1\n"
+    int rc = fire_in("    type: grpc\n    grpc:\n      protobufFile: inventory.proto\n      address: 127.0.0.1:1\n"
                   "      method: inventory.Inventory.Reserve\n",
                   vars, &resp, &err, peer_dir);
     ck_assert_int_eq(rc, -ECONNREFUSED);
@@ -223,26 +191,26 @@ START_TEST(grpc_failures_are_explained)
                             "      address: 127.0.0.1:%u\n      method: inventory.Inventory.Reserve\n"
                             "      request: '{\"skuu\": \"x\"}'\n",
                             peer_port);
-    rc = fire(y, vars, &resp, &err, peer_dir);
+    rc = fire_in(y, vars, &resp, &err, peer_dir);
     ck_assert_int_eq(rc, -EINVAL);
     ck_assert_msg(strstr(err.msg, "unknown field \"skuu\" in message inventory.ReserveRequest"), "%s", err.msg);
     tbt_error_clear(&err);
     tbt_trigger_response_clear(&resp);
     free(y);
     /* streaming is refused, a wrong method lists what exists */
-    rc = fire("    type: grpc\n    grpc:\n      protobufFile: inventory.proto\n      address: 127.0.0.1:1\n"
+    rc = fire_in("    type: grpc\n    grpc:\n      protobufFile: inventory.proto\n      address: 127.0.0.1:1\n"
               "      method: inventory.Inventory.Watch\n",
               vars, &resp, &err, peer_dir);
     ck_assert_int_eq(rc, -ENOTSUP);
     ck_assert_msg(strstr(err.msg, "server streaming method"), "%s", err.msg);
     tbt_error_clear(&err);
-    rc = fire("    type: grpc\n    grpc:\n      protobufFile: inventory.proto\n      address: 127.0.0.1:1\n"
+    rc = fire_in("    type: grpc\n    grpc:\n      protobufFile: inventory.proto\n      address: 127.0.0.1:1\n"
               "      method: inventory.Inventory.Reserv\n",
               vars, &resp, &err, peer_dir);
     ck_assert_int_eq(rc, -ENOENT);
     ck_assert_msg(strstr(err.msg, "has no method \"Reserv\" (methods: Reserve, Lookup, Watch)"), "%s", err.msg);
     tbt_error_clear(&err);
-    rc = fire("    type: grpc\n    grpc:\n      protobufFile: missing.proto\n      address: 127.0.0.1:1\n"
+    rc = fire_in("    type: grpc\n    grpc:\n      protobufFile: missing.proto\n      address: 127.0.0.1:1\n"
               "      method: a.B.C\n",
               vars, &resp, &err, peer_dir);
     ck_assert_int_eq(rc, -ENOENT);
@@ -257,7 +225,7 @@ START_TEST(grpc_parse_errors_have_positions)
     tbt_vars *vars = tbt_vars_new();
     tbt_trigger_response resp;
     tbt_error err = TBT_ERROR_INIT;
-    int rc = fire("    type: grpc\n    grpc:\n      address: x:1\n      method: a.B.C\n      protobufFile: x.proto\n"
+    int rc = fire_in("    type: grpc\n    grpc:\n      address: x:1\n      method: a.B.C\n      protobufFile: x.proto\n"
                   "      requets: '{}'\n",
                   vars, &resp, &err, NULL);
     ck_assert_int_eq(rc, -EINVAL);
@@ -265,7 +233,7 @@ START_TEST(grpc_parse_errors_have_positions)
     ck_assert_int_eq(err.line, 11);
     tbt_error_clear(&err);
     /* an inline .proto is read at parse time: its errors point into the definition */
-    rc = fire("    type: grpc\n    grpc:\n      address: x:1\n      method: p.S.M\n      protobufFile: |\n"
+    rc = fire_in("    type: grpc\n    grpc:\n      address: x:1\n      method: p.S.M\n      protobufFile: |\n"
               "        syntax = \"proto3\";\n        package p;\n        message A { strin name = 1; }\n"
               "        service S { rpc M (A) returns (A); }\n",
               vars, &resp, &err, NULL);
@@ -273,7 +241,7 @@ START_TEST(grpc_parse_errors_have_positions)
     ck_assert_msg(strstr(err.msg, "unknown type \"strin\""), "%s", err.msg);
     ck_assert_int_eq(err.line, 13);
     tbt_error_clear(&err);
-    rc = fire("    type: grpc\n    grpc:\n      address: x:1\n      method: p.S.N\n      protobufFile: |\n"
+    rc = fire_in("    type: grpc\n    grpc:\n      address: x:1\n      method: p.S.N\n      protobufFile: |\n"
               "        syntax = \"proto3\";\n        package p;\n        message A { string name = 1; }\n"
               "        service S { rpc M (A) returns (A); }\n",
               vars, &resp, &err, NULL);
