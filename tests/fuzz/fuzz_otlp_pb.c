@@ -8,7 +8,7 @@
  * number of spans. protoc-c is laxer than the protobuf spec (and Go, and the
  * Collector) in three ways we do not copy: it takes field number 0, field
  * numbers past 2^29-1, and a bool of any wire type. */
-#include "tbt_otlp.h"
+#include "otlp_fuzz.h"
 
 #include "opentelemetry/proto/collector/trace/v1/trace_service.pb-c.h"
 
@@ -23,34 +23,6 @@ static const char *const keys[] = {
     "tracetest.span.name", "tracetest.span.duration", "tracetest.span.parent_id", "span.events",
     "service.name",        "http.response.status_code", "otel.scope.name",        "k",
 };
-
-#define CHECK(cond)                                                              \
-    do {                                                                         \
-        if (!(cond)) {                                                           \
-            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond); \
-            abort();                                                             \
-        }                                                                        \
-    } while (0)
-
-static void poke_spans(tbt_trace *t)
-{
-    tbt_buf b = TBT_BUF_INIT;
-    for (size_t i = 0; i < tbt_trace_span_count(t); i++) {
-        tbt_span *s = tbt_trace_span_at(t, i);
-        for (size_t k = 0; k < TBT_ARRAY_LEN(keys); k++) {
-            tbt_value v;
-            if (tbt_span_attr(t, s, keys[k], &v)) {
-                tbt_buf_reset(&b);
-                tbt_value_to_text(&v, &b);
-            }
-        }
-        if (s->n_attrs) {
-            tbt_value v;
-            CHECK(tbt_span_attr(t, s, s->attrs[0].key, &v));
-        }
-    }
-    tbt_buf_free(&b);
-}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -81,32 +53,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     if (rc == 0) {
         tbt_trace_finalize(t, NULL);
-        poke_spans(t);
-        size_t n = tbt_trace_span_count(t);
-
-        tbt_buf pb = TBT_BUF_INIT, pb2 = TBT_BUF_INIT, js = TBT_BUF_INIT;
-        CHECK(tbt_otlp_encode(t, TBT_OTLP_PROTOBUF, &pb) == 0);
-        tbt_trace *t2 = tbt_trace_new();
-        tbt_otlp_stats st2 = {0};
-        CHECK(tbt_otlp_decode(t2, TBT_OTLP_PROTOBUF, (const uint8_t *)pb.data, pb.len, &lim, &st2, NULL) == 0);
-        CHECK(st2.spans == n && st2.rejected_spans == 0);
-        tbt_trace_finalize(t2, NULL);
-        CHECK(tbt_otlp_encode(t2, TBT_OTLP_PROTOBUF, &pb2) == 0);
-        CHECK(pb.len == pb2.len && memcmp(pb.data, pb2.data, pb.len) == 0);
-
-        CHECK(tbt_otlp_encode(t, TBT_OTLP_JSON, &js) == 0);
-        tbt_trace *t3 = tbt_trace_new();
-        tbt_otlp_stats st3 = {0};
-        CHECK(tbt_otlp_decode(t3, TBT_OTLP_JSON, (const uint8_t *)js.data, js.len, &lim, &st3, NULL) == 0);
-        CHECK(st3.spans == n && st3.rejected_spans == 0);
-
-        tbt_otlp_stats_clear(&st2);
-        tbt_otlp_stats_clear(&st3);
-        tbt_trace_free(t2);
-        tbt_trace_free(t3);
-        tbt_buf_free(&pb);
-        tbt_buf_free(&pb2);
-        tbt_buf_free(&js);
+        otlp_fuzz_poke_spans(t, keys, TBT_ARRAY_LEN(keys));
+        otlp_fuzz_roundtrip(t, TBT_OTLP_PROTOBUF, &lim, true);
+        otlp_fuzz_roundtrip(t, TBT_OTLP_JSON, &lim, false);
     }
     tbt_otlp_stats_clear(&st);
     tbt_error_clear(&err);
