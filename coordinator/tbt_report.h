@@ -37,20 +37,4 @@ void tbt_report_json(const tbt_run_result *r, tbt_buf *out);
  * steps that did not run. Always well-formed XML 1.0. */
 void tbt_report_junit(const tbt_run_result *r, tbt_buf *out);
 
-/* ---- UTF-8 helpers shared by the reports -------------------------------- */
-
-/* Decode the sequence at s[0..n), n > 0. Returns the number of bytes it
- * takes (1..4) and stores the code point in *cp. An ill-formed sequence
- * (bad lead byte, missing continuation, overlong form, surrogate, past
- * U+10FFFF) stores U+FFFD and returns the length of its maximal ill-formed
- * prefix (at least 1), as Unicode recommends for replacement. */
-size_t tbt_report_utf8_next(const char *s, size_t n, uint32_t *cp);
-
-/* Append the UTF-8 encoding of cp (which must be a scalar value). */
-void tbt_report_utf8_put(tbt_buf *out, uint32_t cp);
-
-/* Append s[0..n) with every ill-formed sequence replaced by U+FFFD.
- * Returns true when s was already valid (appended unchanged). */
-bool tbt_report_utf8_sanitize(tbt_buf *out, const char *s, size_t n);
-
 #endif

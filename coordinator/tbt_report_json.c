@@ -1,6 +1,5 @@
 /*
- * tbt_report_json.c - the run as JSON (docs/reports.md, "JSON"), and the
- * UTF-8 helpers every report uses.
+ * tbt_report_json.c - the run as JSON (docs/reports.md, "JSON").
  *
  * The key order is fixed and documented, so consumers that diff reports
  * (or jq pipelines in CI) see stable output. Optional keys are omitted;
@@ -12,114 +11,12 @@
 #include <inttypes.h>
 #include <string.h>
 
-/* ---- UTF-8 ---------------------------------------------------------------- */
-
-size_t tbt_report_utf8_next(const char *s, size_t n, uint32_t *cp)
-{
-    const unsigned char *p = (const unsigned char *)s;
-    unsigned char c = p[0];
-    size_t need;
-    uint32_t v;
-    /* The second byte's range excludes overlongs (E0, F0), surrogates (ED)
-     * and values past U+10FFFF (F4); later bytes are plain continuations. */
-    unsigned char lo = 0x80, hi = 0xBF;
-
-    if (c < 0x80) {
-        *cp = c;
-        return 1;
-    }
-    if (c >= 0xC2 && c <= 0xDF) {
-        need = 1;
-        v = c & 0x1Fu;
-    } else if (c >= 0xE0 && c <= 0xEF) {
-        need = 2;
-        v = c & 0x0Fu;
-        if (c == 0xE0)
-            lo = 0xA0;
-        else if (c == 0xED)
-            hi = 0x9F;
-    } else if (c >= 0xF0 && c <= 0xF4) {
-        need = 3;
-        v = c & 0x07u;
-        if (c == 0xF0)
-            lo = 0x90;
-        else if (c == 0xF4)
-            hi = 0x8F;
-    } else {
-        *cp = 0xFFFD;
-        return 1;
-    }
-    for (size_t i = 1; i <= need; i++) {
-        if (i >= n || p[i] < lo || p[i] > hi) {
-            *cp = 0xFFFD;
-            return i;
-        }
-        v = v << 6 | (p[i] & 0x3Fu);
-        lo = 0x80;
-        hi = 0xBF;
-    }
-    *cp = v;
-    return need + 1;
-}
-
-void tbt_report_utf8_put(tbt_buf *out, uint32_t cp)
-{
-    char u[4];
-    size_t n;
-    if (cp < 0x80) {
-        u[0] = (char)cp;
-        n = 1;
-    } else if (cp < 0x800) {
-        u[0] = (char)(0xC0 | cp >> 6);
-        u[1] = (char)(0x80 | (cp & 0x3F));
-        n = 2;
-    } else if (cp < 0x10000) {
-        u[0] = (char)(0xE0 | cp >> 12);
-        u[1] = (char)(0x80 | (cp >> 6 & 0x3F));
-        u[2] = (char)(0x80 | (cp & 0x3F));
-        n = 3;
-    } else {
-        u[0] = (char)(0xF0 | cp >> 18);
-        u[1] = (char)(0x80 | (cp >> 12 & 0x3F));
-        u[2] = (char)(0x80 | (cp >> 6 & 0x3F));
-        u[3] = (char)(0x80 | (cp & 0x3F));
-        n = 4;
-    }
-    tbt_buf_append(out, u, n);
-}
-
-bool tbt_report_utf8_sanitize(tbt_buf *out, const char *s, size_t n)
-{
-    bool valid = true;
-    size_t start = 0, i = 0;
-    while (i < n) {
-        if ((unsigned char)s[i] < 0x80) {
-            i++;
-            continue;
-        }
-        uint32_t cp;
-        size_t l = tbt_report_utf8_next(s + i, n - i, &cp);
-        /* A literal U+FFFD (EF BF BD) decodes to the same value; only
-         * ill-formed input is replaced. */
-        if (cp == 0xFFFD && !(l == 3 && memcmp(s + i, "\xEF\xBF\xBD", 3) == 0)) {
-            tbt_buf_append(out, s + start, i - start);
-            tbt_report_utf8_put(out, 0xFFFD);
-            valid = false;
-            start = i + l;
-        }
-        i += l;
-    }
-    tbt_buf_append(out, s + start, n - start);
-    return valid;
-}
-
 /* ---- a small pretty-printing writer -------------------------------------- */
 
 typedef struct jw {
     tbt_buf *b;
     int depth;
     bool first; /* nothing written yet in the innermost container */
-    tbt_buf tmp;
 } jw;
 
 static void jw_indent(jw *w)
@@ -161,20 +58,14 @@ static void jw_key(jw *w, const char *k)
     tbt_buf_puts(w->b, ": ");
 }
 
-/* A string value, or null for NULL. Ill-formed UTF-8 is replaced first so
- * the document stays valid JSON (RFC 8259 requires UTF-8). */
+/* A string value (ill-formed UTF-8 becomes U+FFFD in tbt_buf_json_str), or
+ * null for NULL. */
 static void jw_str(jw *w, const char *s)
 {
-    if (!s) {
-        tbt_buf_puts(w->b, "null");
-        return;
-    }
-    size_t n = strlen(s);
-    tbt_buf_reset(&w->tmp);
-    if (tbt_report_utf8_sanitize(&w->tmp, s, n))
-        tbt_buf_json_str(w->b, s, n);
+    if (s)
+        tbt_buf_json_str(w->b, s, strlen(s));
     else
-        tbt_buf_json_str(w->b, w->tmp.data, w->tmp.len);
+        tbt_buf_puts(w->b, "null");
 }
 
 static void jw_kstr(jw *w, const char *k, const char *s)
@@ -317,7 +208,7 @@ static void write_test(jw *w, const tbt_test_result *t)
 
 void tbt_report_json(const tbt_run_result *r, tbt_buf *out)
 {
-    jw w = {.b = out, .depth = 0, .first = true, .tmp = TBT_BUF_INIT};
+    jw w = {.b = out, .depth = 0, .first = true};
     jw_open(&w, '{');
     jw_kbool(&w, "passed", tbt_run_result_passed(r));
 
@@ -337,5 +228,4 @@ void tbt_report_json(const tbt_run_result *r, tbt_buf *out)
     jw_close(&w, ']');
     jw_close(&w, '}');
     tbt_buf_putc(out, '\n');
-    tbt_buf_free(&w.tmp);
 }

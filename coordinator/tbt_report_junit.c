@@ -36,7 +36,7 @@ static void xml_attr(jx *x, tbt_buf *out, const char *s)
         return;
     tbt_buf *t = &x->tmp;
     tbt_buf_reset(t);
-    tbt_report_utf8_sanitize(t, s, strlen(s));
+    tbt_utf8_sanitize(t, s, strlen(s));
     char *d = t->data;
     size_t n = t->len;
     for (size_t i = 0; i + 2 < n; i++)

@@ -81,13 +81,13 @@ static void put_text_max(pr *p, const char *s, int level, size_t max)
             i++;
         } else {
             uint32_t cp;
-            size_t l = tbt_report_utf8_next(s + i, n - i, &cp);
+            size_t l = tbt_utf8_next(s + i, n - i, &cp);
             if (i + l > lim && cp != 0xFFFD)
                 break; /* never cut a character in half */
             if (cp >= 0x80 && cp <= 0x9f)
                 tbt_buf_printf(p->b, "\\u%04" PRIx32, cp);
             else
-                tbt_report_utf8_put(p->b, cp);
+                tbt_utf8_put(p->b, cp);
             i += l;
         }
     }

@@ -309,14 +309,114 @@ void tbt_buf_printf(tbt_buf *b, const char *fmt, ...)
     va_end(ap);
 }
 
+size_t tbt_utf8_next(const char *s, size_t n, uint32_t *cp)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    unsigned char c = p[0];
+    size_t need;
+    uint32_t v;
+    /* The second byte's range excludes overlongs (E0, F0), surrogates (ED)
+     * and values past U+10FFFF (F4); later bytes are plain continuations. */
+    unsigned char lo = 0x80, hi = 0xBF;
+
+    if (c < 0x80) {
+        *cp = c;
+        return 1;
+    }
+    if (c >= 0xC2 && c <= 0xDF) {
+        need = 1;
+        v = c & 0x1Fu;
+    } else if (c >= 0xE0 && c <= 0xEF) {
+        need = 2;
+        v = c & 0x0Fu;
+        if (c == 0xE0)
+            lo = 0xA0;
+        else if (c == 0xED)
+            hi = 0x9F;
+    } else if (c >= 0xF0 && c <= 0xF4) {
+        need = 3;
+        v = c & 0x07u;
+        if (c == 0xF0)
+            lo = 0x90;
+        else if (c == 0xF4)
+            hi = 0x8F;
+    } else {
+        *cp = 0xFFFD;
+        return 1;
+    }
+    for (size_t i = 1; i <= need; i++) {
+        if (i >= n || p[i] < lo || p[i] > hi) {
+            *cp = 0xFFFD;
+            return i;
+        }
+        v = v << 6 | (p[i] & 0x3Fu);
+        lo = 0x80;
+        hi = 0xBF;
+    }
+    *cp = v;
+    return need + 1;
+}
+
+void tbt_utf8_put(tbt_buf *out, uint32_t cp)
+{
+    char u[4];
+    size_t n;
+    if (cp < 0x80) {
+        u[0] = (char)cp;
+        n = 1;
+    } else if (cp < 0x800) {
+        u[0] = (char)(0xC0 | cp >> 6);
+        u[1] = (char)(0x80 | (cp & 0x3F));
+        n = 2;
+    } else if (cp < 0x10000) {
+        u[0] = (char)(0xE0 | cp >> 12);
+        u[1] = (char)(0x80 | (cp >> 6 & 0x3F));
+        u[2] = (char)(0x80 | (cp & 0x3F));
+        n = 3;
+    } else {
+        u[0] = (char)(0xF0 | cp >> 18);
+        u[1] = (char)(0x80 | (cp >> 12 & 0x3F));
+        u[2] = (char)(0x80 | (cp >> 6 & 0x3F));
+        u[3] = (char)(0x80 | (cp & 0x3F));
+        n = 4;
+    }
+    tbt_buf_append(out, u, n);
+}
+
+bool tbt_utf8_sanitize(tbt_buf *out, const char *s, size_t n)
+{
+    bool valid = true;
+    size_t start = 0, i = 0;
+    while (i < n) {
+        if ((unsigned char)s[i] < 0x80) {
+            i++;
+            continue;
+        }
+        uint32_t cp;
+        size_t l = tbt_utf8_next(s + i, n - i, &cp);
+        /* A literal U+FFFD (EF BF BD) decodes to the same value; only
+         * ill-formed input is replaced. */
+        if (cp == 0xFFFD && !(l == 3 && memcmp(s + i, "\xEF\xBF\xBD", 3) == 0)) {
+            tbt_buf_append(out, s + start, i - start);
+            tbt_utf8_put(out, 0xFFFD);
+            valid = false;
+            start = i + l;
+        }
+        i += l;
+    }
+    tbt_buf_append(out, s + start, n - start);
+    return valid;
+}
+
 void tbt_buf_json_str(tbt_buf *b, const char *s, size_t n)
 {
     static const char hex[] = "0123456789abcdef";
     tbt_buf_putc(b, '"');
-    size_t start = 0;
-    for (size_t i = 0; i < n; i++) {
+    size_t start = 0, i = 0;
+    while (i < n) {
         unsigned char c = (unsigned char)s[i];
         const char *esc = NULL;
+        size_t l = 1;
         char u[7];
         switch (c) {
         case '"': esc = "\\\""; break;
@@ -331,13 +431,21 @@ void tbt_buf_json_str(tbt_buf *b, const char *s, size_t n)
                 u[0] = '\\'; u[1] = 'u'; u[2] = '0'; u[3] = '0';
                 u[4] = hex[c >> 4]; u[5] = hex[c & 15]; u[6] = '\0';
                 esc = u;
+            } else if (c >= 0x80) {
+                /* RFC 8259 text is UTF-8: an ill-formed sequence becomes
+                 * U+FFFD, as in tbt_utf8_sanitize. */
+                uint32_t cp;
+                l = tbt_utf8_next(s + i, n - i, &cp);
+                if (cp == 0xFFFD && !(l == 3 && memcmp(s + i, "\xEF\xBF\xBD", 3) == 0))
+                    esc = "\xEF\xBF\xBD";
             }
         }
         if (esc) {
             tbt_buf_append(b, s + start, i - start);
             tbt_buf_puts(b, esc);
-            start = i + 1;
+            start = i + l;
         }
+        i += l;
     }
     tbt_buf_append(b, s + start, n - start);
     tbt_buf_putc(b, '"');

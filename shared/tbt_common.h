@@ -80,7 +80,22 @@ void tbt_buf_puts(tbt_buf *b, const char *s);
 void tbt_buf_putc(tbt_buf *b, char c);
 void tbt_buf_printf(tbt_buf *b, const char *fmt, ...) TBT_PRINTF(2, 3);
 void tbt_buf_vprintf(tbt_buf *b, const char *fmt, va_list ap);
-/* JSON string literal of s[0..n) including the quotes. */
+/* Decode the sequence at s[0..n), n > 0. Returns the number of bytes it
+ * takes (1..4) and stores the code point in *cp. An ill-formed sequence
+ * (bad lead byte, missing continuation, overlong form, surrogate, past
+ * U+10FFFF) stores U+FFFD and returns the length of its maximal ill-formed
+ * prefix (at least 1), as Unicode recommends for replacement. */
+size_t tbt_utf8_next(const char *s, size_t n, uint32_t *cp);
+
+/* Append the UTF-8 encoding of cp (which must be a scalar value). */
+void tbt_utf8_put(tbt_buf *out, uint32_t cp);
+
+/* Append s[0..n) with every ill-formed sequence replaced by U+FFFD.
+ * Returns true when s was already valid (appended unchanged). */
+bool tbt_utf8_sanitize(tbt_buf *out, const char *s, size_t n);
+
+/* JSON string literal of s[0..n) including the quotes; ill-formed UTF-8
+ * becomes U+FFFD, so the literal is always valid JSON text. */
 void tbt_buf_json_str(tbt_buf *b, const char *s, size_t n);
 /* XML text/attribute escaping of s. */
 void tbt_buf_xml_escape(tbt_buf *b, const char *s);

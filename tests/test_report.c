@@ -213,7 +213,7 @@ static bool valid_utf8(const char *s)
     size_t n = strlen(s);
     for (size_t i = 0; i < n;) {
         uint32_t cp;
-        size_t l = tbt_report_utf8_next(s + i, n - i, &cp);
+        size_t l = tbt_utf8_next(s + i, n - i, &cp);
         if (cp == 0xFFFD && !(l == 3 && memcmp(s + i, "\xEF\xBF\xBD", 3) == 0))
             return false;
         i += l;
@@ -253,9 +253,25 @@ static const struct {
 START_TEST(utf8_sanitize)
 {
     tbt_buf b = TBT_BUF_INIT;
-    bool v = tbt_report_utf8_sanitize(&b, utf8_cases[_i].in, strlen(utf8_cases[_i].in));
+    bool v = tbt_utf8_sanitize(&b, utf8_cases[_i].in, strlen(utf8_cases[_i].in));
     ck_assert_int_eq(v, utf8_cases[_i].valid);
     ck_assert_str_eq(tbt_buf_cstr(&b), utf8_cases[_i].out);
+    tbt_buf_free(&b);
+}
+END_TEST
+
+/* Every JSON string tbt writes (reports, OTLP/JSON traces, receiver replies)
+ * goes through tbt_buf_json_str: the same replacements, inside quotes. */
+START_TEST(json_str_replaces_ill_formed_utf8)
+{
+    tbt_buf b = TBT_BUF_INIT;
+    tbt_buf_json_str(&b, utf8_cases[_i].in, strlen(utf8_cases[_i].in));
+    char *want = tbt_xasprintf("\"%s\"", utf8_cases[_i].out);
+    ck_assert_str_eq(tbt_buf_cstr(&b), want);
+    free(want);
+    tbt_buf_reset(&b);
+    tbt_buf_json_str(&b, "\"\xff\n\xc3", 4);
+    ck_assert_str_eq(tbt_buf_cstr(&b), "\"\\\"\xef\xbf\xbd\\n\xef\xbf\xbd\"");
     tbt_buf_free(&b);
 }
 END_TEST
@@ -263,17 +279,17 @@ END_TEST
 START_TEST(utf8_decode)
 {
     uint32_t cp;
-    ck_assert_uint_eq(tbt_report_utf8_next("\xc3\xa9", 2, &cp), 2);
+    ck_assert_uint_eq(tbt_utf8_next("\xc3\xa9", 2, &cp), 2);
     ck_assert_uint_eq(cp, 0xe9);
-    ck_assert_uint_eq(tbt_report_utf8_next("\xf4\x8f\xbf\xbf", 4, &cp), 4);
+    ck_assert_uint_eq(tbt_utf8_next("\xf4\x8f\xbf\xbf", 4, &cp), 4);
     ck_assert_uint_eq(cp, 0x10ffff);
     /* n bounds the read even when more bytes follow in memory */
-    ck_assert_uint_eq(tbt_report_utf8_next("\xe6\x97\xa5", 2, &cp), 2);
+    ck_assert_uint_eq(tbt_utf8_next("\xe6\x97\xa5", 2, &cp), 2);
     ck_assert_uint_eq(cp, 0xfffd);
     tbt_buf b = TBT_BUF_INIT;
     const uint32_t cps[] = {0x24, 0xa2, 0x20ac, 0x10348};
     for (size_t i = 0; i < TBT_ARRAY_LEN(cps); i++)
-        tbt_report_utf8_put(&b, cps[i]);
+        tbt_utf8_put(&b, cps[i]);
     ck_assert_str_eq(tbt_buf_cstr(&b), "$\xc2\xa2\xe2\x82\xac\xf0\x90\x8d\x88");
     tbt_buf_free(&b);
 }
@@ -880,6 +896,7 @@ static Suite *report_suite(void)
     Suite *s = suite_create("report");
     TCase *tc = tcase_create("utf8");
     tcase_add_loop_test(tc, utf8_sanitize, 0, (int)TBT_ARRAY_LEN(utf8_cases));
+    tcase_add_loop_test(tc, json_str_replaces_ill_formed_utf8, 0, (int)TBT_ARRAY_LEN(utf8_cases));
     tcase_add_test(tc, utf8_decode);
     suite_add_tcase(s, tc);
 

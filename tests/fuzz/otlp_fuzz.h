@@ -46,10 +46,10 @@ static inline void otlp_fuzz_poke_spans(tbt_trace *t, const char *const *keys, s
 /* Encode t (finalized) in fmt, decode that, and require the same span
  * count with nothing rejected; with same_bytes, the re-encoding of the
  * decoded trace must also be byte-identical to the first encoding. Across
- * formats that does not hold yet: a string holding U+0000 comes back from
+ * formats that does not hold: a string holding U+0000 comes back from
  * OTLP/JSON cut at the NUL (cJSON strings are NUL-terminated), and bytes
  * that are not UTF-8, which the protobuf decoder keeps, are written into
- * JSON as they are (libFuzzer finds both within a minute). */
+ * JSON as U+FFFD (libFuzzer finds both within a minute). */
 static inline void otlp_fuzz_roundtrip(tbt_trace *t, tbt_otlp_format fmt, const tbt_otlp_limits *lim, bool same_bytes)
 {
     size_t n = tbt_trace_span_count(t);
