@@ -1,5 +1,6 @@
 /* test_gzip.c - bounded gunzip: round trips, truncated and corrupt input,
  * concatenated members, zlib-wrapped data, and bombs refused at the bound. */
+#include "gzip_fixture.h"
 #include "tbt_gzip.h"
 
 #include <check.h>
@@ -178,32 +179,6 @@ START_TEST(test_concatenated_members)
     tbt_buf_free(&z);
 }
 END_TEST
-
-/* Stream deflate of n zero bytes (gzip wrapper) without holding them. */
-static void gzip_zeros(size_t n, tbt_buf *out)
-{
-    static uint8_t zeros[1 << 16];
-    z_stream zs;
-    memset(&zs, 0, sizeof(zs));
-    ck_assert_int_eq(deflateInit2(&zs, 9, Z_DEFLATED, 16 + MAX_WBITS, 9, Z_DEFAULT_STRATEGY), Z_OK);
-    uint8_t obuf[1 << 14];
-    size_t left = n;
-    int flush;
-    do {
-        size_t now = left < sizeof(zeros) ? left : sizeof(zeros);
-        left -= now;
-        flush = left ? Z_NO_FLUSH : Z_FINISH;
-        zs.next_in = zeros;
-        zs.avail_in = (uInt)now;
-        do {
-            zs.next_out = obuf;
-            zs.avail_out = sizeof(obuf);
-            deflate(&zs, flush);
-            tbt_buf_append(out, obuf, sizeof(obuf) - zs.avail_out);
-        } while (zs.avail_out == 0);
-    } while (flush != Z_FINISH);
-    deflateEnd(&zs);
-}
 
 START_TEST(test_bomb_refused)
 {

@@ -2,6 +2,7 @@
  * raw sockets against a receiver on a free port): protobuf, JSON, gzip,
  * chunked uploads, keep-alive, every refusal (400, 404, 405, 413, 415, 503)
  * with its body, partial success, duplicates, concurrency, hostile input. */
+#include "gzip_fixture.h"
 #include "tbt_gzip.h"
 #include "tbt_receiver.h"
 
@@ -19,7 +20,6 @@
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <unistd.h>
-#include <zlib.h>
 
 /* ---- a store and a receiver on a free port ------------------------------ */
 
@@ -895,32 +895,6 @@ START_TEST(test_too_large_chunked)
     rig_stop(&g);
 }
 END_TEST
-
-/* Stream deflate of n zero bytes (gzip wrapper) without holding them. */
-static void gzip_zeros(size_t n, tbt_buf *out)
-{
-    static uint8_t zeros[1 << 16];
-    z_stream zs;
-    memset(&zs, 0, sizeof(zs));
-    ck_assert_int_eq(deflateInit2(&zs, 9, Z_DEFLATED, 16 + MAX_WBITS, 9, Z_DEFAULT_STRATEGY), Z_OK);
-    uint8_t obuf[1 << 14];
-    size_t left = n;
-    int flush;
-    do {
-        size_t now = left < sizeof(zeros) ? left : sizeof(zeros);
-        left -= now;
-        flush = left ? Z_NO_FLUSH : Z_FINISH;
-        zs.next_in = zeros;
-        zs.avail_in = (uInt)now;
-        do {
-            zs.next_out = obuf;
-            zs.avail_out = sizeof(obuf);
-            deflate(&zs, flush);
-            tbt_buf_append(out, obuf, sizeof(obuf) - zs.avail_out);
-        } while (zs.avail_out == 0);
-    } while (flush != Z_FINISH);
-    deflateEnd(&zs);
-}
 
 static long max_rss_kib(void)
 {
