@@ -372,6 +372,22 @@ static void save_trace(const tbt_agent *a, tbt_trace *t, const char *trace_hex)
     tbt_buf_free(&b);
 }
 
+/* The watched trace's own duration: earliest start to latest end. */
+static uint64_t span_extent(const tbt_trace *t, const uint8_t trace_id[16])
+{
+    uint64_t lo = UINT64_MAX, hi = 0;
+    for (size_t i = 0; t && i < tbt_trace_span_count(t); i++) {
+        const tbt_span *sp = tbt_trace_span_at(t, i);
+        if (memcmp(sp->trace_id, trace_id, 16) != 0 || !sp->start_ns)
+            continue;
+        if (sp->start_ns < lo)
+            lo = sp->start_ns;
+        if (sp->end_ns > hi)
+            hi = sp->end_ns;
+    }
+    return hi > lo && lo != UINT64_MAX ? hi - lo : 0;
+}
+
 void tbt_agent_run(tbt_agent *a, const tbt_plan *plan, tbt_vars *vars, tbt_run_result *rr, tbt_test_result *res)
 {
     const tbt_test_def *def = tbt_plan_def(plan);
@@ -526,6 +542,7 @@ void tbt_agent_run(tbt_agent *a, const tbt_plan *plan, tbt_vars *vars, tbt_run_r
         res->trigger_ns = trig_ns;
         res->trace_ns = trace_ns;
         res->trace_id = tbt_arena_strdup(rr->arena, trace_hex);
+        res->span_extent_ns = span_extent(t, trace_id);
     }
     last_timing.verdict_ns = tbt_now_mono_ns();
     goto out;

@@ -52,6 +52,8 @@ struct tbt_store {
     bucket *oldest, *newest; /* age list of unwatched buckets */
     size_t spans, bytes, batches;
     tbt_store_figures counters;
+    tbt_store_relay_fn relay;
+    void *relay_ud;
 };
 
 tbt_store_limits tbt_store_default_limits(void)
@@ -292,8 +294,42 @@ void tbt_store_expire(tbt_store *s, uint64_t now)
     pthread_mutex_unlock(&s->mu);
 }
 
-int tbt_store_ingest(tbt_store *s, tbt_otlp_format fmt, const uint8_t *buf, size_t len, tbt_ingest_result *res,
-                     tbt_error *err)
+void tbt_store_set_relay(tbt_store *s, tbt_store_relay_fn fn, void *ud)
+{
+    pthread_mutex_lock(&s->mu);
+    s->relay = fn;
+    s->relay_ud = ud;
+    pthread_mutex_unlock(&s->mu);
+}
+
+bool tbt_store_watches_any(tbt_store *s, const uint8_t *ids, size_t n)
+{
+    bool yes = false;
+    pthread_mutex_lock(&s->mu);
+    for (size_t i = 0; i < n && !yes && s->n_watched; i++) {
+        bucket *b = bucket_find(s, ids + 16 * i);
+        yes = b && b->watchers > 0;
+    }
+    pthread_mutex_unlock(&s->mu);
+    return yes;
+}
+
+/* Remember id in the relay list unless it is there (lists are short: the
+ * traces of one request). */
+static void relay_note(uint8_t **ids, size_t *n, size_t *cap, const uint8_t id[16])
+{
+    for (size_t i = *n; i-- > 0;)
+        if (memcmp(*ids + 16 * i, id, 16) == 0)
+            return;
+    if (*n == *cap) {
+        *cap = *cap ? 2 * *cap : 8;
+        *ids = tbt_xrealloc(*ids, *cap * 16);
+    }
+    memcpy(*ids + 16 * (*n)++, id, 16);
+}
+
+static int ingest(tbt_store *s, tbt_otlp_format fmt, const uint8_t *buf, size_t len, bool may_relay,
+                  tbt_ingest_result *res, tbt_error *err)
 {
     memset(res, 0, sizeof(*res));
     /* decode outside the lock */
@@ -336,9 +372,20 @@ int tbt_store_ingest(tbt_store *s, tbt_otlp_format fmt, const uint8_t *buf, size
                              s->spans, s->bytes);
     }
     bool wake = false;
+    tbt_store_relay_fn relay = may_relay ? s->relay : NULL;
+    void *relay_ud = s->relay_ud;
+    uint8_t *rids = NULL;
+    size_t n_rids = 0, cap_rids = 0;
     for (size_t i = 0; i < n; i++) {
         const tbt_span *sp = tbt_trace_span_at(t, i);
         bucket *b = bucket_get(s, sp->trace_id, now);
+        if (relay && !b->watchers) {
+            /* not ours: another agent of the environment may be waiting
+             * for it, or for a trace it links to */
+            relay_note(&rids, &n_rids, &cap_rids, sp->trace_id);
+            for (size_t k = 0; k < sp->n_links; k++)
+                relay_note(&rids, &n_rids, &cap_rids, sp->links[k].trace_id);
+        }
         if (!ids_add(b, sp->span_id)) {
             res->duplicates++;
             continue;
@@ -385,7 +432,22 @@ int tbt_store_ingest(tbt_store *s, tbt_otlp_format fmt, const uint8_t *buf, size
     if (wake || s->n_watched)
         pthread_cond_broadcast(&s->cv);
     pthread_mutex_unlock(&s->mu);
+    if (n_rids)
+        relay(relay_ud, fmt, buf, len, rids, n_rids);
+    free(rids);
     return 0;
+}
+
+int tbt_store_ingest(tbt_store *s, tbt_otlp_format fmt, const uint8_t *buf, size_t len, tbt_ingest_result *res,
+                     tbt_error *err)
+{
+    return ingest(s, fmt, buf, len, true, res, err);
+}
+
+int tbt_store_ingest_relayed(tbt_store *s, tbt_otlp_format fmt, const uint8_t *buf, size_t len,
+                             tbt_ingest_result *res, tbt_error *err)
+{
+    return ingest(s, fmt, buf, len, false, res, err);
 }
 
 tbt_watch *tbt_store_watch(tbt_store *s, const uint8_t trace_id[16])

@@ -60,6 +60,21 @@ typedef struct tbt_ingest_result {
 int tbt_store_ingest(tbt_store *s, tbt_otlp_format fmt, const uint8_t *buf, size_t len, tbt_ingest_result *res,
                      tbt_error *err);
 
+/* The span relay (docs/distributed.md): when set, fn is called after a
+ * request was stored that holds spans of traces nobody here watches, with
+ * the request as received (decompressed) and the ids (16 bytes each) of
+ * those traces and of the traces their spans link to. It runs on the
+ * receiver's thread, outside the store's lock, and must not block long. */
+typedef void (*tbt_store_relay_fn)(void *ud, tbt_otlp_format fmt, const uint8_t *buf, size_t len,
+                                   const uint8_t *trace_ids, size_t n_ids);
+void tbt_store_set_relay(tbt_store *s, tbt_store_relay_fn fn, void *ud);
+/* Store a request relayed by another agent: as tbt_store_ingest, but never
+ * relayed again. */
+int tbt_store_ingest_relayed(tbt_store *s, tbt_otlp_format fmt, const uint8_t *buf, size_t len,
+                             tbt_ingest_result *res, tbt_error *err);
+/* Whether any of the n trace ids (16 bytes each) is watched here. */
+bool tbt_store_watches_any(tbt_store *s, const uint8_t *ids, size_t n);
+
 /* Interest in one trace: its spans are retained until unwatched, and
  * waiters are woken when spans of it (or of a trace linking to it) arrive. */
 typedef struct tbt_watch tbt_watch;

@@ -284,7 +284,7 @@ int tbt_common_check(tbt_common_opts *o, const tbt_cli *cli)
     return 0;
 }
 
-int tbt_common_exec(const tbt_common_opts *o, const struct tbt_trace_source *src)
+int tbt_common_exec_with(const tbt_common_opts *o, tbt_exec_fn fn, void *ud)
 {
     int code = TBT_EXIT_ERROR;
     tbt_error err = TBT_ERROR_INIT;
@@ -327,7 +327,16 @@ int tbt_common_exec(const tbt_common_opts *o, const struct tbt_trace_source *src
         tbt_vars_set(vars, name, eq + 1);
         free(name);
     }
-    if (tbt_runner_run(defs, files, n_files, vars, src, rr, &errs) != 0) {
+    rc = fn(ud, defs, files, n_files, vars, rr, &errs, &err);
+    if (rc > 0) { /* the runner reported on its own (campaigns) */
+        code = rc == TBT_EXEC_OK ? TBT_EXIT_OK : rc;
+        goto out;
+    }
+    if (rc != 0 && (rc != -EINVAL || errs.n == 0)) {
+        tbt_cli_print_error(&err);
+        goto out;
+    }
+    if (rc == -EINVAL) {
         tbt_buf b = TBT_BUF_INIT;
         tbt_error_list_format(&errs, &b);
         fputs(tbt_buf_cstr(&b), stderr);
@@ -339,6 +348,31 @@ int tbt_common_exec(const tbt_common_opts *o, const struct tbt_trace_source *src
         fprintf(stderr, "tbt: the definition files hold no Test or TestSuite to run\n");
         goto out;
     }
+    code = tbt_common_report(o, rr);
+out:
+    tbt_cli_free_files(files, n_files);
+    tbt_error_clear(&err);
+    tbt_error_list_clear(&errs);
+    tbt_run_result_free(rr);
+    tbt_vars_free(vars);
+    tbt_defs_free(defs);
+    return code;
+}
+
+static int run_source(void *ud, tbt_defs *defs, char **files, size_t n_files, const tbt_vars *vars,
+                      tbt_run_result *rr, tbt_error_list *errs, tbt_error *err)
+{
+    (void)err;
+    return tbt_runner_run(defs, files, n_files, vars, ud, rr, errs);
+}
+
+int tbt_common_exec(const tbt_common_opts *o, const struct tbt_trace_source *src)
+{
+    return tbt_common_exec_with(o, run_source, (void *)src);
+}
+
+int tbt_common_report(const tbt_common_opts *o, const tbt_run_result *rr)
+{
     tbt_buf out = TBT_BUF_INIT;
     if (strcmp(o->output, "json") == 0) {
         tbt_report_json(rr, &out);
@@ -348,23 +382,18 @@ int tbt_common_exec(const tbt_common_opts *o, const struct tbt_trace_source *src
     }
     fwrite(out.data ? out.data : "", 1, out.len, stdout);
     fflush(stdout);
-    code = tbt_runner_exit_code(rr);
+    int code = tbt_runner_exit_code(rr);
     if (o->junit) {
+        tbt_error err = TBT_ERROR_INIT;
         tbt_buf_reset(&out);
         tbt_report_junit(rr, &out);
         if (tbt_write_file(o->junit, tbt_buf_cstr(&out), out.len, &err) != 0) {
             tbt_cli_print_error(&err);
             code = TBT_EXIT_ERROR;
         }
+        tbt_error_clear(&err);
     }
     tbt_buf_free(&out);
-out:
-    tbt_cli_free_files(files, n_files);
-    tbt_error_clear(&err);
-    tbt_error_list_clear(&errs);
-    tbt_run_result_free(rr);
-    tbt_vars_free(vars);
-    tbt_defs_free(defs);
     return code;
 }
 

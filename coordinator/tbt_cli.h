@@ -7,6 +7,7 @@
 #define TBT_CLI_H
 
 #include "tbt_model.h"
+#include "tbt_result.h"
 #include "tbt_vars.h"
 
 /* Exit codes, as Tracetest's CLI. */
@@ -103,5 +104,15 @@ struct tbt_trace_source;
 /* Load the definitions and variables, run everything with src, print the
  * report, write JUnit; returns the exit code. */
 int tbt_common_exec(const tbt_common_opts *o, const struct tbt_trace_source *src);
+/* The same with a runner of one's own: fn fills rr (returns 0), or returns
+ * -EINVAL with definition errors in errs, another negative errno with err
+ * set, or a positive exit code (TBT_EXEC_OK for 0) when it printed its own
+ * report. */
+#define TBT_EXEC_OK 1000
+typedef int (*tbt_exec_fn)(void *ud, tbt_defs *defs, char **files, size_t n_files, const tbt_vars *vars,
+                           tbt_run_result *rr, tbt_error_list *errs, tbt_error *err);
+int tbt_common_exec_with(const tbt_common_opts *o, tbt_exec_fn fn, void *ud);
+/* Print rr as -o asks, write --junit; the exit code. */
+int tbt_common_report(const tbt_common_opts *o, const tbt_run_result *rr);
 
 #endif

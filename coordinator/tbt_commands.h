@@ -12,6 +12,11 @@
 int tbt_cmd_eval(int argc, char **argv);
 int tbt_cmd_run(int argc, char **argv);
 int tbt_cmd_broker(int argc, char **argv);
+int tbt_cmd_agent(int argc, char **argv);
+struct tbt_receiver_opts;
+/* A receiver address: "host:port", ":port", "port" or "off" (host_store
+ * receives an allocated host the options point to). */
+int tbt_parse_listen(const char *s, bool *enabled, struct tbt_receiver_opts *ro, char **host_store);
 /* Write a whole file. */
 int tbt_write_file(const char *path, const char *data, size_t len, tbt_error *err);
 

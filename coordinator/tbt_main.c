@@ -14,6 +14,7 @@ typedef struct tbt_command {
 
 static const tbt_command commands[] = {
     {"run", tbt_cmd_run, "run tests against a live system: trigger, receive its spans, evaluate"},
+    {"agent", tbt_cmd_agent, "serve one environment: take jobs from Kafka, run them, publish results"},
     {"eval", tbt_cmd_eval, "evaluate tests against a captured trace (OTLP JSON or protobuf)"},
     {"broker", tbt_cmd_broker, "run an embedded Kafka-protocol broker (for local setups and tests)"},
 };

@@ -144,6 +144,61 @@ int tbt_runner_run(tbt_defs *defs, char **files, size_t n_files, const tbt_vars 
     return rc;
 }
 
+int tbt_runner_units(tbt_defs *defs, char **files, size_t n_files, tbt_unit **out, size_t *n_out,
+                     tbt_error_list *errs)
+{
+    runner r = {.defs = defs, .errs = errs};
+    tbt_unit *units = NULL;
+    size_t n = 0, cap = 0;
+    size_t nerr0 = errs->n;
+    char **real = tbt_xcalloc(n_files ? n_files : 1, sizeof(char *));
+    for (size_t i = 0; i < n_files; i++) {
+        char buf[PATH_MAX];
+        real[i] = tbt_xstrdup(realpath(files[i], buf) ? buf : files[i]);
+    }
+    for (size_t i = 0; i < tbt_defs_count(defs); i++) {
+        const tbt_resource_ref *ref = tbt_defs_at(defs, i);
+        if (!named(real, n_files, ref->file))
+            continue;
+        if (ref->kind != TBT_RES_TEST && ref->kind != TBT_RES_SUITE)
+            continue;
+        TBT_GROW(units, cap, n + 1);
+        tbt_unit *u = &units[n++];
+        memset(u, 0, sizeof(*u));
+        u->file = ref->file;
+        if (ref->kind == TBT_RES_TEST) {
+            u->steps = tbt_xcalloc(1, sizeof(*u->steps));
+            u->steps[u->n_steps++] = ref->def;
+            plan_for(&r, ref->def);
+        } else {
+            const tbt_suite_def *s = ref->def;
+            u->suite = s->name.s ? s->name.s : s->id.s ? s->id.s : "(unnamed suite)";
+            u->steps = tbt_xcalloc(s->n_steps ? s->n_steps : 1, sizeof(*u->steps));
+            for (size_t k = 0; k < s->n_steps; k++)
+                if (s->steps[k].test) {
+                    u->steps[u->n_steps++] = s->steps[k].test;
+                    plan_for(&r, s->steps[k].test);
+                }
+        }
+    }
+    for (size_t i = 0; i < r.n; i++)
+        tbt_plan_free(r.items[i].plan);
+    free(r.items);
+    for (size_t i = 0; i < n_files; i++)
+        free(real[i]);
+    free(real);
+    *out = units;
+    *n_out = n;
+    return errs->n > nerr0 ? -EINVAL : 0;
+}
+
+void tbt_runner_units_free(tbt_unit *u, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(u[i].steps);
+    free(u);
+}
+
 int tbt_runner_exit_code(const tbt_run_result *rr)
 {
     if (tbt_run_result_count(rr, TBT_TEST_ERROR) > 0)

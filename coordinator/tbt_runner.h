@@ -34,6 +34,20 @@ typedef struct tbt_trace_source {
 int tbt_runner_run(tbt_defs *defs, char **files, size_t n_files, const tbt_vars *base, const tbt_trace_source *src,
                    tbt_run_result *rr, tbt_error_list *errs);
 
+/* What tbt_runner_run would run, for a runner of its own (the
+ * coordinator): every Test and TestSuite of files (realpaths) in load
+ * order, each a list of steps (one for a Test). Every test is compiled
+ * (errors in errs, -EINVAL). */
+typedef struct tbt_unit {
+    const char *suite; /* NULL for a Test */
+    const char *file;
+    const tbt_test_def **steps;
+    size_t n_steps;
+} tbt_unit;
+int tbt_runner_units(tbt_defs *defs, char **files, size_t n_files, tbt_unit **out, size_t *n,
+                     tbt_error_list *errs);
+void tbt_runner_units_free(tbt_unit *u, size_t n);
+
 /* The exit code for a finished run: 0 all passed, 1 any error, 2 any
  * failure (and no error). */
 int tbt_runner_exit_code(const tbt_run_result *rr);

@@ -224,6 +224,7 @@ void tbt_job_clear(tbt_job *job)
     free(job->environment);
     free(job->test_id);
     free(job->test_name);
+    free(job->test_file);
     free(job->definition);
     free(job->suite);
     tbt_vars_free(job->vars);
@@ -286,6 +287,7 @@ int tbt_job_decode(const char *json, size_t len, tbt_job *out, tbt_error *err)
         int r2 = 0;
         out->test_id = dup_or_null(get_str(test, "id", false, "job", err, &r2));
         out->test_name = dup_or_null(get_str(test, "name", false, "job", err, &r2));
+        out->test_file = dup_or_null(get_str(test, "file", false, "job", err, &r2));
         char *d = cJSON_PrintUnformatted(defn);
         out->definition = tbt_xstrdup(d ? d : "{}");
         cJSON_free(d);
@@ -298,11 +300,13 @@ int tbt_job_decode(const char *json, size_t len, tbt_job *out, tbt_error *err)
     return rc;
 }
 
-int tbt_job_load(const tbt_job *job, tbt_defs *defs, const tbt_test_def **out, tbt_error *err)
+static int job_load(const tbt_job *job, tbt_defs *defs, bool trusted, const tbt_test_def **out, tbt_error *err)
 {
     *out = NULL;
-    tbt_defs_set_file_access(defs, false);
-    char *name = tbt_xasprintf("job %s", job->job_id ? job->job_id : "?");
+    tbt_defs_set_file_access(defs, trusted);
+    char *name = trusted && job->test_file && *job->test_file
+                     ? tbt_xstrdup(job->test_file)
+                     : tbt_xasprintf("job %s", job->job_id ? job->job_id : "?");
     int rc = tbt_defs_load_text(defs, name, job->definition, strlen(job->definition), err);
     free(name);
     if (rc == 0)
@@ -317,6 +321,16 @@ int tbt_job_load(const tbt_job *job, tbt_defs *defs, const tbt_test_def **out, t
         }
     }
     return tbt_error_set(err, -EINVAL, "invalid job message: the definition holds no Test");
+}
+
+int tbt_job_load(const tbt_job *job, tbt_defs *defs, const tbt_test_def **out, tbt_error *err)
+{
+    return job_load(job, defs, false, out, err);
+}
+
+int tbt_job_load_trusted(const tbt_job *job, tbt_defs *defs, const tbt_test_def **out, tbt_error *err)
+{
+    return job_load(job, defs, true, out, err);
 }
 
 /* ---- results ---------------------------------------------------------------- */
@@ -350,6 +364,8 @@ int tbt_result_encode(const tbt_job *job, const char *agent_id, const tbt_test_r
     cJSON_AddNumberToObject(t, "triggerNs", (double)res->trigger_ns);
     cJSON_AddNumberToObject(t, "traceNs", (double)res->trace_ns);
     cJSON_AddNumberToObject(t, "evalNs", (double)res->eval_ns);
+    if (res->span_extent_ns)
+        cJSON_AddNumberToObject(t, "traceDurationNs", (double)res->span_extent_ns);
     cJSON *outs = cJSON_AddArrayToObject(t, "outputs");
     for (size_t i = 0; i < res->n_outputs; i++) {
         cJSON *o = cJSON_CreateObject();
@@ -499,6 +515,7 @@ int tbt_result_decode(const char *json, size_t len, tbt_run_result *rr, tbt_test
         out->trigger_ns = a_u64(t, "triggerNs");
         out->trace_ns = a_u64(t, "traceNs");
         out->eval_ns = a_u64(t, "evalNs");
+        out->span_extent_ns = a_u64(t, "traceDurationNs");
         out->environment = env && *env ? tbt_arena_strdup(rr->arena, env) : NULL;
     }
     size_t n_out = 0, n_specs = 0;

@@ -29,6 +29,7 @@ typedef struct tbt_job {
     int attempt;                /* 1 for the first delivery */
     int64_t deadline_unix_ms;   /* 0: none */
     char *test_id, *test_name;  /* for messages and logs */
+    char *test_file;            /* the definition's path on the coordinator's machine, or NULL */
     char *definition;           /* {"type":"Test","spec":{...}} */
     tbt_vars *vars;
     char *suite;                /* NULL unless a suite step */
@@ -47,6 +48,11 @@ void tbt_job_clear(tbt_job *job);
 /* Load the job's definition into defs (file access off: a job cannot make
  * an agent read its disk) and find the Test. */
 int tbt_job_load(const tbt_job *job, tbt_defs *defs, const tbt_test_def **out, tbt_error *err);
+/* The same for an agent that shares the coordinator's files (the embedded
+ * agent of `tbt run`, or `tbt agent --allow-files`): the definition keeps
+ * its path, so request bodies and .proto files named relative to it are
+ * found. */
+int tbt_job_load_trusted(const tbt_job *job, tbt_defs *defs, const tbt_test_def **out, tbt_error *err);
 
 typedef struct tbt_result_meta {
     char *run_id, *job_id, *environment, *agent_id;

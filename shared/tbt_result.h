@@ -72,6 +72,7 @@ typedef struct tbt_test_result {
     uint64_t trigger_ns;     /* trigger wall time, 0 when none */
     uint64_t trace_ns;       /* trigger start to trace complete, 0 when none */
     uint64_t eval_ns;        /* evaluation time */
+    uint64_t span_extent_ns; /* the trace itself: earliest span start to latest span end, 0 when none */
 } tbt_test_result;
 
 typedef struct tbt_run_result {
