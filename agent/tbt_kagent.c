@@ -297,7 +297,9 @@ static void run_job(tbt_kagent *k, plan_cache *cache, slot *s)
     tbt_error err = TBT_ERROR_INIT;
     tbt_plan *plan = plan_for(k, cache, &s->job, &err);
     if (plan) {
-        tbt_vars *vars = tbt_vars_clone(s->job.vars);
+        tbt_vars *vars = k->o.vars ? tbt_vars_clone(k->o.vars) : tbt_vars_new();
+        for (size_t i = 0; i < tbt_vars_count(s->job.vars); i++)
+            tbt_vars_set(vars, tbt_vars_name_at(s->job.vars, i), tbt_vars_value_at(s->job.vars, i));
         tbt_agent_run(k->agent, plan, vars, rr, res);
         tbt_vars_free(vars);
     } else {
@@ -485,9 +487,16 @@ static void *loop_main(void *p)
             rd_kafka_message_destroy(m);
         }
         rd_kafka_poll(k->producer, 0);
-        bool full = k->in_flight >= k->o.concurrency;
-        if (full != k->paused)
-            set_paused(k, full);
+        /* jobs wait in memory until a worker is free; past a large
+         * backlog the partitions are paused (the consumer keeps polling,
+         * so a long job never exceeds max.poll.interval.ms) and resumed
+         * at half of it: hysteresis, because every pause drops what
+         * librdkafka prefetched and a resume refetches after a backoff */
+        size_t high = 16 * (size_t)k->o.concurrency < 256 ? 256 : 16 * (size_t)k->o.concurrency, low = high / 2;
+        if (!k->paused && k->in_flight >= high)
+            set_paused(k, true);
+        else if (k->paused && k->in_flight <= low)
+            set_paused(k, false);
         int64_t now = tbt_now_unix_ms();
         if (now >= next_beat) {
             heartbeat(k, false);
@@ -683,7 +692,8 @@ int tbt_kagent_start(tbt_agent *a, const tbt_kagent_opts *o, tbt_kagent **out, t
     snprintf(group, sizeof(group), TBT_GROUP_PREFIX "%s", o->environment);
     const char *cdefaults[] = {
         "group.id", group, "enable.auto.offset.store", "false", "enable.auto.commit", "true",
-        "auto.commit.interval.ms", "500", "auto.offset.reset", "earliest", "fetch.wait.max.ms", "50",
+        "auto.commit.interval.ms", "500", "auto.offset.reset", "earliest", "fetch.wait.max.ms", "100",
+        "queued.min.messages", "1000",
         "log_level", "4", NULL,
     };
     rd_kafka_conf_t *cc = tbt_kconf_build(o->conf, o->brokers, cdefaults, err);

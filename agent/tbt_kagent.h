@@ -40,6 +40,7 @@ typedef struct tbt_kagent_opts {
     bool solo;             /* the environment's only agent (embedded): take every partition of the
                             * jobs topic directly instead of joining the group (no rebalance wait);
                             * offsets are committed to the group all the same */
+    const tbt_vars *vars;  /* this environment's variables (e.g. its URLs); a job's variables win */
     int verbosity;         /* 0 errors, 1 + lifecycle (default), 2 + every job */
     FILE *log;             /* default stderr */
 } tbt_kagent_opts;

@@ -28,6 +28,8 @@ enum {
     O_FILES,
     O_VERBOSE,
     O_QUIET_LOG,
+    O_VARS,
+    O_VAR,
 };
 
 static const tbt_cli_opt agent_opts[] = {
@@ -52,6 +54,9 @@ static const tbt_cli_opt agent_opts[] = {
      O_NO_RELAY},
     {"allow-files", 0, NULL, "jobs may name files on this machine (request bodies, .proto) relative to the test's "
                              "path on the coordinator", O_FILES},
+    {"vars", 0, "FILE", "VariableSet of this environment (its URLs, ...); a job's own variables win (repeatable)",
+     O_VARS},
+    {"var", 0, "NAME=VALUE", "one variable of this environment (repeatable; wins over --vars)", O_VAR},
     {"verbose", 'v', NULL, "log every job", O_VERBOSE},
     {"quiet", 'q', NULL, "log errors only", O_QUIET_LOG},
 };
@@ -81,6 +86,7 @@ int tbt_cmd_agent(int argc, char **argv)
     tbt_kconf kconf = {0};
     tbt_error err = TBT_ERROR_INIT;
     char *http_host = NULL, *grpc_host = NULL;
+    tbt_vars *vars = tbt_vars_new(), *kv_vars = tbt_vars_new();
     int code = TBT_EXIT_ERROR;
     const char *arg;
     int id;
@@ -170,6 +176,23 @@ int tbt_cmd_agent(int argc, char **argv)
         case O_QUIET_LOG:
             ko.verbosity = 0;
             break;
+        case O_VARS:
+            if (tbt_cli_load_varsets(arg, vars, &err) != 0) {
+                tbt_cli_print_error(&err);
+                goto out;
+            }
+            break;
+        case O_VAR: {
+            const char *eq = strchr(arg, '=');
+            if (!eq || eq == arg) {
+                fprintf(stderr, "tbt agent: --var takes NAME=VALUE, got '%s'\n", arg);
+                goto out;
+            }
+            char *name = tbt_xstrndup(arg, (size_t)(eq - arg));
+            tbt_vars_set(kv_vars, name, eq + 1);
+            free(name);
+            break;
+        }
         }
     }
     if (cli.optind < argc) {
@@ -185,6 +208,9 @@ int tbt_cmd_agent(int argc, char **argv)
         goto out;
     }
     ko.conf = &kconf;
+    for (size_t i = 0; i < tbt_vars_count(kv_vars); i++)
+        tbt_vars_set(vars, tbt_vars_name_at(kv_vars, i), tbt_vars_value_at(kv_vars, i));
+    ko.vars = vars;
     /* signals go to sigwait below, not to librdkafka's threads */
     sigset_t set;
     sigemptyset(&set);
@@ -215,6 +241,8 @@ int tbt_cmd_agent(int argc, char **argv)
             (unsigned long long)st.expired, (unsigned long long)st.relayed_out, (unsigned long long)st.relayed_in);
     code = TBT_EXIT_OK;
 out:
+    tbt_vars_free(vars);
+    tbt_vars_free(kv_vars);
     tbt_error_clear(&err);
     tbt_kconf_free(&kconf);
     free(http_host);

@@ -173,6 +173,13 @@ static int exec_run(void *ud, tbt_defs *defs, char **files, size_t n_files, cons
             goto out;
         }
         bootstrap = tbt_xstrdup(rd_kafka_mock_cluster_bootstraps(mc));
+        /* the mock answers an empty fetch only after fetch.wait.max.ms,
+         * even when records arrive meanwhile: poll it briskly */
+        bool user_set = false;
+        for (size_t i = 0; i + 1 < x->kconf.n; i += 2)
+            user_set |= strcmp(x->kconf.kv[i], "fetch.wait.max.ms") == 0;
+        if (!user_set)
+            tbt_kconf_add(&x->kconf, "fetch.wait.max.ms=5", err);
         /* the mock has no controller for CreateTopics: make them here */
         rd_kafka_mock_topic_create(mc, TBT_TOPIC_RESULTS, 4, 1);
         rd_kafka_mock_topic_create(mc, TBT_TOPIC_AGENTS, 1, 1);
