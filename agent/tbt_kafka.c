@@ -242,6 +242,30 @@ int tbt_kafka_partitions(rd_kafka_t *rk, const char *topic, int timeout_ms)
     return n;
 }
 
+void tbt_kafka_consumer_destroy(rd_kafka_t *rk, int timeout_ms)
+{
+    if (!rk)
+        return;
+    rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
+    rd_kafka_error_t *e = rd_kafka_consumer_close_queue(rk, q);
+    bool closed = false;
+    if (e) {
+        rd_kafka_error_destroy(e);
+    } else {
+        int64_t until = tbt_now_unix_ms() + timeout_ms;
+        while (!(closed = rd_kafka_consumer_closed(rk)) && tbt_now_unix_ms() < until) {
+            rd_kafka_event_t *ev = rd_kafka_queue_poll(q, 50);
+            if (!ev)
+                continue;
+            if (rd_kafka_event_type(ev) == RD_KAFKA_EVENT_REBALANCE)
+                rd_kafka_assign(rk, NULL); /* revoked: give everything back */
+            rd_kafka_event_destroy(ev);
+        }
+    }
+    rd_kafka_queue_destroy(q);
+    rd_kafka_destroy_flags(rk, closed ? 0 : RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
+}
+
 int64_t tbt_now_unix_ms(void)
 {
     struct timeval tv;

@@ -53,6 +53,11 @@ int tbt_kafka_ensure_topics(rd_kafka_t *rk, const char *const *topics, size_t n,
 /* Partition count of a topic (metadata), or negative errno. */
 int tbt_kafka_partitions(rd_kafka_t *rk, const char *topic, int timeout_ms);
 
+/* Close a consumer (leave its group, commit what auto-commit stored) and
+ * destroy it, within timeout_ms: with the cluster gone, close would wait
+ * for ever; past the deadline it is destroyed without the close. */
+void tbt_kafka_consumer_destroy(rd_kafka_t *rk, int timeout_ms);
+
 /* Wall clock in milliseconds since the epoch. */
 int64_t tbt_now_unix_ms(void);
 

@@ -140,6 +140,8 @@ static void track_add(tbt_kagent *k, int32_t partition, int64_t off)
 
 static void store_offset(tbt_kagent *k, int32_t partition, int64_t next)
 {
+    if (!k->consumer)
+        return;
     rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
     rd_kafka_topic_partition_list_add(l, k->jobs_topic, partition)->offset = next;
     rd_kafka_resp_err_t e = rd_kafka_offsets_store(k->consumer, l);
@@ -751,10 +753,7 @@ fail:
         pthread_join(k->relay_thread, NULL);
         tbt_store_set_relay(tbt_agent_store(a), NULL, NULL);
     }
-    if (k->relay_consumer) {
-        rd_kafka_consumer_close(k->relay_consumer);
-        rd_kafka_destroy(k->relay_consumer);
-    }
+    tbt_kafka_consumer_destroy(k->relay_consumer, 5000);
     if (k->consumer)
         rd_kafka_destroy(k->consumer);
     if (k->producer)
@@ -776,7 +775,8 @@ void tbt_kagent_stop(tbt_kagent *k)
     pthread_join(k->loop_thread, NULL);
     /* leave the group: with nothing more stored, unfinished jobs go to
      * another agent of the environment */
-    rd_kafka_consumer_close(k->consumer);
+    tbt_kafka_consumer_destroy(k->consumer, 10000);
+    k->consumer = NULL; /* late deliveries store no offset (see track_done) */
     pthread_mutex_lock(&k->mu);
     k->workers_quit = true;
     /* queued jobs that no worker started are handed back as well */
@@ -795,15 +795,11 @@ void tbt_kagent_stop(tbt_kagent *k)
         atomic_store(&k->relay_stop, true);
         pthread_join(k->relay_thread, NULL);
     }
-    if (k->relay_consumer) {
-        rd_kafka_consumer_close(k->relay_consumer);
-        rd_kafka_destroy(k->relay_consumer);
-    }
+    tbt_kafka_consumer_destroy(k->relay_consumer, 5000);
     /* results of jobs that finished late still go out (their offsets are
      * not stored: the redelivered job's result is a duplicate the
      * coordinator drops) */
     rd_kafka_flush(k->producer, 10000);
-    rd_kafka_destroy(k->consumer);
     rd_kafka_destroy(k->producer);
     tracks_reset(k);
     free(k->tracks);

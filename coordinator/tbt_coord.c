@@ -847,14 +847,8 @@ out:
         rd_kafka_flush(c->producer, 5000);
         rd_kafka_destroy(c->producer);
     }
-    if (c->results) {
-        rd_kafka_consumer_close(c->results);
-        rd_kafka_destroy(c->results);
-    }
-    if (c->agents) {
-        rd_kafka_consumer_close(c->agents);
-        rd_kafka_destroy(c->agents);
-    }
+    tbt_kafka_consumer_destroy(c->results, 2000);
+    tbt_kafka_consumer_destroy(c->agents, 2000);
     for (size_t i = 0; i < c->n_chains; i++) {
         chain *ch = &c->chains[i];
         tbt_vars_free(ch->vars);

@@ -22,7 +22,8 @@ fail=0
 PIDS=()
 
 cleanup() {
-  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
+  # agents before the broker: they leave their groups cleanly
+  for ((i = ${#PIDS[@]} - 1; i >= 0; i--)); do kill "${PIDS[$i]}" 2>/dev/null; done
   for e in eu us; do "$SYS/stop.sh" "$TMP/sys-$e" >/dev/null 2>&1 || true; done
   for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null; done
   if [ -n "${KEEP:-}" ]; then echo "kept $TMP"; else rm -rf "$TMP"; fi

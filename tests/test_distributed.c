@@ -1,0 +1,411 @@
+/* test_distributed.c - the coordinator and the Kafka agent against
+ * librdkafka's mock cluster in this process: a campaign counts every run
+ * exactly once, also with broker request errors injected; a record that is
+ * not a job is dead-lettered and the agent keeps going; an environment with
+ * no agent is an error that names it; a suite's outputs flow between steps
+ * sent as separate jobs; a test that cannot compile on the agent comes back
+ * as an error result. */
+#include <check.h>
+#include <errno.h>
+#include <librdkafka/rdkafka.h>
+#include <librdkafka/rdkafka_mock.h>
+#include <microhttpd.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "tbt_agent.h"
+#include "tbt_coord.h"
+#include "tbt_kagent.h"
+#include "tbt_runner.h"
+
+/* Kafka API keys (the protocol's numbers) for error injection */
+enum { API_PRODUCE = 0, API_FETCH = 1, API_OFFSET_COMMIT = 8, API_HEARTBEAT = 12 };
+
+/* The system under test: answers every GET with its path (without the
+ * leading slash), so a suite step can see what an earlier one sent. */
+static struct MHD_Daemon *sut;
+static uint16_t sut_port;
+
+static enum MHD_Result answer(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
+                              const char *version, const char *upload, size_t *upload_size, void **state)
+{
+    (void)cls, (void)method, (void)version, (void)upload, (void)upload_size, (void)state;
+    const char *body = url[0] == '/' ? url + 1 : url;
+    struct MHD_Response *r = MHD_create_response_from_buffer(strlen(body), (void *)body, MHD_RESPMEM_MUST_COPY);
+    enum MHD_Result ret = MHD_queue_response(conn, 200, r);
+    MHD_destroy_response(r);
+    return ret;
+}
+
+static void sut_start(void)
+{
+    sut = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL, 0, NULL, NULL, answer, NULL,
+                           MHD_OPTION_END);
+    ck_assert_ptr_nonnull(sut);
+    sut_port = MHD_get_daemon_info(sut, MHD_DAEMON_INFO_BIND_PORT)->port;
+}
+
+static void sut_stop(void)
+{
+    MHD_stop_daemon(sut);
+}
+
+/* A test whose trace is only its trigger span: no waiting. */
+static const char *noop_yaml = "type: Test\n"
+                               "spec:\n"
+                               "  id: noop\n"
+                               "  name: noop\n"
+                               "  trigger:\n"
+                               "    type: http\n"
+                               "    httpRequest:\n"
+                               "      url: ${var:SUT}/ok\n"
+                               "  skipTraceCollection: true\n"
+                               "  specs:\n"
+                               "  - selector: span[name=\"Tracetest trigger\"]\n"
+                               "    assertions:\n"
+                               "    - attr:tracetest.response.status = 200\n"
+                               "    - attr:tracetest.response.body = \"ok\"\n";
+
+typedef struct cluster {
+    rd_kafka_t *rk;
+    rd_kafka_mock_cluster_t *mc;
+    char *bootstrap;
+    tbt_agent *agent;
+    tbt_kagent *kagent;
+    tbt_kconf conf;
+    tbt_defs *defs;
+    tbt_vars *vars;
+    tbt_unit *units;
+    size_t n_units;
+    char path[64];
+} cluster;
+
+static void load_units(cluster *c, const char *yaml)
+{
+    strcpy(c->path, "/tmp/tbt-dist-XXXXXX.yaml");
+    int fd = mkstemps(c->path, 5);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(write(fd, yaml, strlen(yaml)), (ssize_t)strlen(yaml));
+    close(fd);
+    c->defs = tbt_defs_new();
+    tbt_error err = TBT_ERROR_INIT;
+    ck_assert_msg(tbt_defs_load_file(c->defs, c->path, &err) == 0 && tbt_defs_resolve(c->defs, &err) == 0, "%s",
+                  err.msg);
+    tbt_error_list errs = TBT_ERROR_LIST_INIT;
+    char *files[] = {c->path};
+    ck_assert_int_eq(tbt_runner_units(c->defs, files, 1, &c->units, &c->n_units, &errs), 0);
+    tbt_error_list_clear(&errs);
+    c->vars = tbt_vars_new();
+    char url[64];
+    snprintf(url, sizeof(url), "http://127.0.0.1:%u", sut_port);
+    tbt_vars_set(c->vars, "SUT", url);
+}
+
+static void start(cluster *c, const char *yaml, bool with_agent)
+{
+    memset(c, 0, sizeof(*c));
+    char errstr[256];
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    rd_kafka_conf_set(conf, "log_level", "0", errstr, sizeof(errstr));
+    c->rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof(errstr));
+    ck_assert_ptr_nonnull(c->rk);
+    c->mc = rd_kafka_mock_cluster_new(c->rk, 3);
+    ck_assert_ptr_nonnull(c->mc);
+    c->bootstrap = strdup(rd_kafka_mock_cluster_bootstraps(c->mc));
+    const char *topics[] = {"tbt.jobs.t", TBT_TOPIC_RESULTS, TBT_TOPIC_DEAD, TBT_TOPIC_AGENTS, "tbt.spans.t"};
+    for (size_t i = 0; i < TBT_ARRAY_LEN(topics); i++)
+        rd_kafka_mock_topic_create(c->mc, topics[i], 4, 3);
+    tbt_error err = TBT_ERROR_INIT;
+    ck_assert(tbt_kconf_add(&c->conf, "fetch.wait.max.ms=5", &err) == 0);
+    ck_assert(tbt_kconf_add(&c->conf, "log_level=0", &err) == 0);
+    load_units(c, yaml);
+    if (!with_agent)
+        return;
+    tbt_agent_opts ao = tbt_agent_default_opts();
+    ao.http_opts.port = 0;
+    ao.grpc_opts.port = 0;
+    ck_assert_msg(tbt_agent_start(&ao, &c->agent, &err) == 0, "%s", err.msg);
+    tbt_kagent_opts ko = tbt_kagent_default_opts();
+    ko.brokers = c->bootstrap;
+    ko.environment = "t";
+    ko.conf = &c->conf;
+    ko.concurrency = 8;
+    ko.solo = true;
+    ko.verbosity = 0;
+    ko.heartbeat_ms = 500;
+    ko.agent_id = "test-agent";
+    ck_assert_msg(tbt_kagent_start(c->agent, &ko, &c->kagent, &err) == 0, "%s", err.msg);
+}
+
+static void stop(cluster *c)
+{
+    if (c->kagent)
+        tbt_kagent_stop(c->kagent);
+    if (c->agent)
+        tbt_agent_stop(c->agent);
+    tbt_runner_units_free(c->units, c->n_units);
+    tbt_vars_free(c->vars);
+    tbt_defs_free(c->defs);
+    unlink(c->path);
+    tbt_kconf_free(&c->conf);
+    rd_kafka_mock_cluster_destroy(c->mc);
+    rd_kafka_destroy(c->rk);
+    free(c->bootstrap);
+}
+
+static tbt_coord_opts copts(cluster *c)
+{
+    static char *envs[] = {"t"};
+    tbt_coord_opts o = tbt_coord_default_opts();
+    o.brokers = c->bootstrap;
+    o.conf = &c->conf;
+    o.envs = envs;
+    o.n_envs = 1;
+    o.agent_wait_ns = 10ull * 1000000000ull;
+    o.job_timeout_ns = 60ull * 1000000000ull;
+    return o;
+}
+
+static void campaign(cluster *c, uint64_t runs, tbt_campaign_result *camp)
+{
+    tbt_coord_opts o = copts(c);
+    o.campaign = true;
+    o.runs = runs;
+    o.concurrency = 32;
+    tbt_error err = TBT_ERROR_INIT;
+    tbt_run_result *rr = tbt_run_result_new();
+    ck_assert_msg(tbt_coord_run(&o, c->units, c->n_units, c->vars, rr, camp, &err) == 0, "%s", err.msg);
+    tbt_run_result_free(rr);
+}
+
+START_TEST(campaign_counts_every_run_once)
+{
+    cluster c;
+    start(&c, noop_yaml, true);
+    tbt_campaign_result camp = {0};
+    campaign(&c, 500, &camp);
+    ck_assert_uint_eq(camp.n_rows, 1);
+    ck_assert_uint_eq(camp.rows[0].stats.runs, 500);
+    ck_assert_uint_eq(camp.rows[0].stats.passed, 500);
+    ck_assert_uint_eq(camp.rows[0].stats.verdict_latency.total, 500);
+    ck_assert_str_eq(camp.rows[0].environment, "t");
+    tbt_campaign_result_clear(&camp);
+    stop(&c);
+}
+END_TEST
+
+static void *broker_up_later(void *mc)
+{
+    usleep(1500000);
+    rd_kafka_mock_broker_set_up(mc, 2);
+    return NULL;
+}
+
+START_TEST(broker_errors_injected)
+{
+    cluster c;
+    start(&c, noop_yaml, true);
+    /* retriable errors on produce (jobs, results), fetch and commits: the
+     * clients retry, and the run still counts every result once */
+    rd_kafka_mock_push_request_errors(c.mc, API_PRODUCE, 6, RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION,
+                                      RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT, RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS,
+                                      RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION, RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT,
+                                      RD_KAFKA_RESP_ERR_LEADER_NOT_AVAILABLE);
+    rd_kafka_mock_push_request_errors(c.mc, API_FETCH, 4, RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION,
+                                      RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT, RD_KAFKA_RESP_ERR_LEADER_NOT_AVAILABLE,
+                                      RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION);
+    rd_kafka_mock_push_request_errors(c.mc, API_OFFSET_COMMIT, 3, RD_KAFKA_RESP_ERR_COORDINATOR_LOAD_IN_PROGRESS,
+                                      RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT, RD_KAFKA_RESP_ERR_NOT_COORDINATOR);
+    tbt_campaign_result camp = {0};
+    campaign(&c, 300, &camp);
+    ck_assert_uint_eq(camp.rows[0].stats.runs, 300);
+    ck_assert_uint_eq(camp.rows[0].stats.passed, 300);
+    tbt_campaign_result_clear(&camp);
+    /* a broker going down and coming back while a campaign runs */
+    rd_kafka_mock_broker_set_down(c.mc, 2);
+    pthread_t up;
+    pthread_create(&up, NULL, broker_up_later, c.mc);
+    campaign(&c, 100, &camp);
+    pthread_join(up, NULL);
+    ck_assert_uint_eq(camp.rows[0].stats.runs, 100);
+    ck_assert_uint_eq(camp.rows[0].stats.passed + camp.rows[0].stats.errors, 100);
+    tbt_campaign_result_clear(&camp);
+    stop(&c);
+}
+END_TEST
+
+START_TEST(poison_is_dead_lettered)
+{
+    cluster c;
+    start(&c, noop_yaml, true);
+    char errstr[256];
+    rd_kafka_conf_t *pc = rd_kafka_conf_new();
+    rd_kafka_conf_set(pc, "bootstrap.servers", c.bootstrap, errstr, sizeof(errstr));
+    rd_kafka_t *p = rd_kafka_new(RD_KAFKA_PRODUCER, pc, errstr, sizeof(errstr));
+    ck_assert_ptr_nonnull(p);
+    const char *poison[] = {"not json at all", "{\"version\":1,\"kind\":\"job\"}", "{\"version\":99,\"kind\":\"job\"}",
+                            "[]", ""};
+    for (size_t i = 0; i < TBT_ARRAY_LEN(poison); i++)
+        ck_assert_int_eq(rd_kafka_producev(p, RD_KAFKA_V_TOPIC("tbt.jobs.t"), RD_KAFKA_V_KEY("p", 1),
+                                           RD_KAFKA_V_VALUE((void *)poison[i], strlen(poison[i])),
+                                           RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END),
+                         0);
+    ck_assert_int_eq(rd_kafka_flush(p, 5000), 0);
+    rd_kafka_destroy(p);
+    tbt_kagent_stats st = {0};
+    for (int i = 0; i < 200 && st.dead_lettered < TBT_ARRAY_LEN(poison); i++) {
+        usleep(50000);
+        tbt_kagent_stats_get(c.kagent, &st);
+    }
+    ck_assert_uint_eq(st.dead_lettered, TBT_ARRAY_LEN(poison));
+    /* and the agent keeps going */
+    tbt_campaign_result camp = {0};
+    campaign(&c, 20, &camp);
+    ck_assert_uint_eq(camp.rows[0].stats.passed, 20);
+    tbt_campaign_result_clear(&camp);
+    stop(&c);
+}
+END_TEST
+
+START_TEST(no_agent_names_the_environment)
+{
+    cluster c;
+    start(&c, noop_yaml, false);
+    tbt_coord_opts o = copts(&c);
+    o.agent_wait_ns = 500000000ull;
+    tbt_error err = TBT_ERROR_INIT;
+    tbt_run_result *rr = tbt_run_result_new();
+    tbt_campaign_result camp = {0};
+    ck_assert_int_eq(tbt_coord_run(&o, c.units, c.n_units, c.vars, rr, &camp, &err), -EHOSTDOWN);
+    ck_assert_msg(strstr(err.msg, "no agent alive in environment 't'") != NULL, "%s", err.msg);
+    tbt_error_clear(&err);
+    tbt_run_result_free(rr);
+    stop(&c);
+}
+END_TEST
+
+START_TEST(suite_outputs_flow_between_jobs)
+{
+    static const char *suite = "type: Test\n"
+                               "spec:\n"
+                               "  id: first\n"
+                               "  name: first\n"
+                               "  trigger:\n"
+                               "    type: http\n"
+                               "    httpRequest:\n"
+                               "      url: ${var:SUT}/alpha\n"
+                               "  skipTraceCollection: true\n"
+                               "  outputs:\n"
+                               "  - name: FROM_FIRST\n"
+                               "    selector: span[name=\"Tracetest trigger\"]\n"
+                               "    value: attr:tracetest.response.body\n"
+                               "---\n"
+                               "type: Test\n"
+                               "spec:\n"
+                               "  id: second\n"
+                               "  name: second\n"
+                               "  trigger:\n"
+                               "    type: http\n"
+                               "    httpRequest:\n"
+                               "      url: ${var:SUT}/${var:FROM_FIRST}-again\n"
+                               "  skipTraceCollection: true\n"
+                               "  specs:\n"
+                               "  - selector: span[name=\"Tracetest trigger\"]\n"
+                               "    assertions:\n"
+                               "    - attr:tracetest.response.body = \"alpha-again\"\n"
+                               "---\n"
+                               "type: TestSuite\n"
+                               "spec:\n"
+                               "  id: s\n"
+                               "  name: the suite\n"
+                               "  steps: [first, second]\n";
+    cluster c;
+    start(&c, suite, true);
+    /* run only the suite: the units are the two tests and the suite */
+    ck_assert_uint_eq(c.n_units, 3);
+    tbt_coord_opts o = copts(&c);
+    tbt_error err = TBT_ERROR_INIT;
+    tbt_run_result *rr = tbt_run_result_new();
+    tbt_campaign_result camp = {0};
+    ck_assert_msg(tbt_coord_run(&o, c.units + 2, 1, c.vars, rr, &camp, &err) == 0, "%s", err.msg);
+    ck_assert_uint_eq(rr->n_tests, 2);
+    ck_assert_str_eq(rr->tests[0].name, "first");
+    ck_assert_str_eq(rr->tests[1].name, "second");
+    ck_assert_str_eq(rr->tests[1].suite, "the suite");
+    ck_assert_int_eq(rr->tests[0].status, TBT_TEST_PASSED);
+    ck_assert_msg(rr->tests[1].status == TBT_TEST_PASSED, "second step: %s",
+                  rr->tests[1].n_specs && rr->tests[1].specs[0].n_asserts && rr->tests[1].specs[0].asserts[0].n_spans
+                      ? rr->tests[1].specs[0].asserts[0].spans[0].observed
+                      : "?");
+    ck_assert_str_eq(rr->tests[1].environment, "t");
+    tbt_run_result_free(rr);
+    stop(&c);
+}
+END_TEST
+
+START_TEST(results_are_deduplicated_by_job)
+{
+    /* two agents of the same environment both answer every job (each
+     * assigned all partitions, as after a redelivery): the coordinator
+     * counts each job once */
+    cluster c;
+    start(&c, noop_yaml, true);
+    tbt_agent_opts ao = tbt_agent_default_opts();
+    ao.http_opts.port = 0;
+    ao.grpc_opts.port = 0;
+    tbt_agent *a2 = NULL;
+    tbt_error err = TBT_ERROR_INIT;
+    ck_assert(tbt_agent_start(&ao, &a2, &err) == 0);
+    tbt_kagent_opts ko = tbt_kagent_default_opts();
+    ko.brokers = c.bootstrap;
+    ko.environment = "t";
+    ko.conf = &c.conf;
+    ko.solo = true;
+    ko.verbosity = 0;
+    ko.agent_id = "twin";
+    tbt_kagent *k2 = NULL;
+    ck_assert_msg(tbt_kagent_start(a2, &ko, &k2, &err) == 0, "%s", err.msg);
+    tbt_campaign_result camp = {0};
+    campaign(&c, 200, &camp);
+    ck_assert_uint_eq(camp.rows[0].stats.runs, 200);
+    ck_assert_uint_eq(camp.rows[0].stats.passed, 200);
+    ck_assert_uint_eq(camp.rows[0].stats.verdict_latency.total, 200);
+    tbt_kagent_stats s1, s2;
+    tbt_kagent_stats_get(c.kagent, &s1);
+    tbt_kagent_stats_get(k2, &s2);
+    ck_assert_uint_ge(s1.results + s2.results, 200);
+    ck_assert_uint_gt(camp.duplicates, 0);
+    tbt_campaign_result_clear(&camp);
+    tbt_kagent_stop(k2);
+    tbt_agent_stop(a2);
+    stop(&c);
+}
+END_TEST
+
+static Suite *suite(void)
+{
+    Suite *s = suite_create("distributed");
+    TCase *tc = tcase_create("core");
+    tcase_set_timeout(tc, 120);
+    tcase_add_unchecked_fixture(tc, sut_start, sut_stop);
+    tcase_add_test(tc, campaign_counts_every_run_once);
+    tcase_add_test(tc, broker_errors_injected);
+    tcase_add_test(tc, poison_is_dead_lettered);
+    tcase_add_test(tc, no_agent_names_the_environment);
+    tcase_add_test(tc, suite_outputs_flow_between_jobs);
+    tcase_add_test(tc, results_are_deduplicated_by_job);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    SRunner *sr = srunner_create(suite());
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? 1 : 0;
+}
