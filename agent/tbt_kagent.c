@@ -494,7 +494,7 @@ static void *loop_main(void *p)
          * so a long job never exceeds max.poll.interval.ms) and resumed
          * at half of it: hysteresis, because every pause drops what
          * librdkafka prefetched and a resume refetches after a backoff */
-        size_t high = 16 * (size_t)k->o.concurrency < 256 ? 256 : 16 * (size_t)k->o.concurrency, low = high / 2;
+        size_t high = 64 * (size_t)k->o.concurrency < 4096 ? 4096 : 64 * (size_t)k->o.concurrency, low = high / 2;
         if (!k->paused && k->in_flight >= high)
             set_paused(k, true);
         else if (k->paused && k->in_flight <= low)

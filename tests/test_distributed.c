@@ -390,7 +390,9 @@ static Suite *suite(void)
     Suite *s = suite_create("distributed");
     TCase *tc = tcase_create("core");
     tcase_set_timeout(tc, 120);
-    tcase_add_unchecked_fixture(tc, sut_start, sut_stop);
+    /* in each test's own process: forking with a server thread running is
+     * not safe under ASan */
+    tcase_add_checked_fixture(tc, sut_start, sut_stop);
     tcase_add_test(tc, campaign_counts_every_run_once);
     tcase_add_test(tc, broker_errors_injected);
     tcase_add_test(tc, poison_is_dead_lettered);

@@ -6,7 +6,17 @@ a failure unless it is HTTP 200 with the order PAID; connection errors and
 timeouts are failures too (Locust records them itself).
 Used by bench/campaign_vs_load_tools.sh (master + workers, headless).
 """
+import locust.runners
 from locust import FastHttpUser, constant, task
+
+# Debian's python3-locust 2.12.1-1 ships an empty version string
+# (locust/_version.py: version = ''). Workers announce themselves with that
+# version, and a master that receives an empty one refuses them as "an old
+# (pre 2.0) worker": distributed mode never starts. Master and workers all
+# import this file before they connect, so giving them the same non-empty
+# version here is enough.
+if not locust.runners.__version__:
+    locust.runners.__version__ = "2.12.1+debian-empty-version"
 
 BODY = ('{"customerId": "cust-load", "items": [{"sku": "SKU-1001", "quantity": 1, '
         '"price": 99.99}], "payment": {"method": "card", "cardToken": "tok_visa"}}')
