@@ -27,7 +27,8 @@
 # Environment:
 #   TBT_BIN                  tbt binary (default build-release/tbt)
 #   OTEL_BSP_SCHEDULE_DELAY  the services' span batch delay in ms (default 10)
-#   WARMUP_S                 wrk warm-up before the measured phases (default 5; 0: none)
+#   WARMUP_S                 wrk warm-up before the measured phases (default 30: the
+#                            services' JIT needs ~30 s of load to reach full speed; 0: none)
 #   RUNS                     tbt --runs RUNS instead of --duration DURATION_S
 #   LOCUST_WORKERS           Locust workers (default 2)
 #   SINK                     tbt (default) or none: what listens on the OTLP port
@@ -47,7 +48,7 @@ C=${1:-32}
 D=${2:-20}
 TBT_BIN=${TBT_BIN:-$ROOT/build-release/tbt}
 BSP_DELAY=${OTEL_BSP_SCHEDULE_DELAY:-10}
-WARMUP_S=${WARMUP_S:-5}
+WARMUP_S=${WARMUP_S:-30}
 RUNS=${RUNS:-}
 LOCUST_WORKERS=${LOCUST_WORKERS:-2}
 SINK=${SINK:-tbt}
@@ -124,7 +125,7 @@ free_port() {
 # CPU seconds (user+system, all threads) a live process has used so far.
 cpu_s() {
   local stat
-  stat=$(cat "/proc/$1/stat" 2>/dev/null) || { echo 0; return; }
+  stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
   stat=${stat##*) }
   # fields after "(comm) ": state=1 ... utime=12 stime=13
   awk -v tck="$(getconf CLK_TCK)" '{ printf "%.2f\n", ($12 + $13) / tck }' <<<"$stat"
@@ -144,7 +145,7 @@ cpu_busy_pct() { # "busy0 total0" "busy1 total1"
 # first PID's exit status) and CPU_USED (summed CPU seconds of all PIDs).
 wait_watched() {
   local limit=$1; shift
-  local deadline=$(( $(date +%s) + limit )) pid alive
+  local deadline=$(( $(date +%s) + limit )) pid alive v
   declare -A last=()
   HUNG=0
   while :; do
@@ -152,7 +153,10 @@ wait_watched() {
     for pid in "$@"; do
       if ours "$pid" && [ "$(ps -o stat= -p "$pid" 2>/dev/null | cut -c1)" != Z ]; then
         alive=1
-        last[$pid]=$(cpu_s "$pid")
+        # keep the largest sample: the process may exit between the checks
+        if v=$(cpu_s "$pid") && awk -v a="$v" -v b="${last[$pid]:-0}" 'BEGIN { exit !(a >= b) }'; then
+          last[$pid]=$v
+        fi
       fi
     done
     [ $alive = 1 ] || break
@@ -244,7 +248,7 @@ PIDS+=("$tbt_pid")
 wait_watched "$limit" "$tbt_pid"
 TBT_RC=$WAIT_RC TBT_HUNG=$HUNG TBT_CPU=$CPU_USED TBT_MACHINE=$(cpu_busy_pct "$cpu0" "$(cpu_snapshot)")
 log "tbt exited $TBT_RC$([ "$TBT_HUNG" = 1 ] && echo ' (HUNG: stopped by the watchdog)')"
-[ -s "$WORK/tbt.err" ] && sed 's/^/    tbt stderr: /' "$WORK/tbt.err" | head -n 20 >&2
+if [ "$TBT_RC" != 0 ] && [ -s "$WORK/tbt.err" ]; then sed 's/^/    tbt stderr: /' "$WORK/tbt.err" | head -n 20 >&2; fi
 
 # ---- 2. wrk ---------------------------------------------------------------------
 sink_start
@@ -279,6 +283,7 @@ done
 wait_watched $(( D + 120 )) "$master_pid" "${worker_pids[@]}"
 LOCUST_RC=$WAIT_RC LOCUST_CPU=$CPU_USED LOCUST_MACHINE=$(cpu_busy_pct "$cpu0" "$(cpu_snapshot)")
 sink_stop
+log "load average after the runs: $(cut -d' ' -f1-3 /proc/loadavg)"
 
 # ---- the table --------------------------------------------------------------------
 export C D WORK TBT_RC TBT_HUNG TBT_CPU TBT_MACHINE WRK_RC WRK_CPU WRK_MACHINE LOCUST_RC LOCUST_CPU \

@@ -7,6 +7,7 @@
  * environment in-process (receiving OTLP on this process's receivers), so
  * the single-machine path is the same Kafka code path. */
 #include <errno.h>
+#include <limits.h>
 #include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafka_mock.h>
 #include <math.h>
@@ -15,6 +16,7 @@
 #include <unistd.h>
 
 #include "tbt_agent.h"
+#include "tbt_campaign_def.h"
 #include "tbt_cli.h"
 #include "tbt_commands.h"
 #include "tbt_coord.h"
@@ -103,6 +105,8 @@ typedef struct run_ctx {
     tbt_agent_opts ao;
     bool embedded;
     bool env_defaulted; /* no --env: reports show no environment */
+    bool runs_set, concurrency_set;
+    bool th_borrowed; /* th points into the Campaign resource */
     tbt_threshold *th;
     size_t n_th;
     tbt_kconf kconf;
@@ -140,6 +144,17 @@ static int report_campaign(const run_ctx *x, const tbt_campaign_result *camp)
     return code == 0 ? TBT_EXEC_OK : code;
 }
 
+static bool named_file(char **files, size_t n, const char *file)
+{
+    char a[PATH_MAX], b[PATH_MAX];
+    if (!realpath(file, a))
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (realpath(files[i], b) && strcmp(a, b) == 0)
+            return true;
+    return false;
+}
+
 static int exec_run(void *ud, tbt_defs *defs, char **files, size_t n_files, const tbt_vars *vars, tbt_run_result *rr,
                     tbt_error_list *errs, tbt_error *err)
 {
@@ -151,9 +166,53 @@ static int exec_run(void *ud, tbt_defs *defs, char **files, size_t n_files, cons
         tbt_runner_units_free(units, n_units);
         return rc;
     }
+    /* a Campaign resource among the files: run it (and only it) */
+    tbt_campaign_def cdef = {0};
+    const tbt_resource_ref *cref = NULL;
+    for (size_t i = 0; i < tbt_defs_count(defs); i++) {
+        const tbt_resource_ref *ref = tbt_defs_at(defs, i);
+        if (ref->kind != TBT_RES_OTHER || strcmp(ref->type_name, "Campaign") != 0 || !named_file(files, n_files, ref->file))
+            continue;
+        if (cref) {
+            tbt_runner_units_free(units, n_units);
+            return tbt_error_set(err, -EPROTO, "%s and %s: one Campaign per tbt run", cref->file, ref->file);
+        }
+        cref = ref;
+    }
+    tbt_unit *all_units = units;
+    size_t n_all = n_units;
+    char **own_envs = x->copts.envs;
+    size_t n_own_envs = x->copts.n_envs;
+    if (cref) {
+        if ((rc = tbt_campaign_def_load(defs, cref, &cdef, err)) != 0) {
+            tbt_runner_units_free(units, n_units);
+            return -EPROTO;
+        }
+        units = &cdef.unit;
+        n_units = 1;
+        x->copts.campaign = true;
+        if (!x->runs_set)
+            x->copts.runs = cdef.runs;
+        if (!x->concurrency_set)
+            x->copts.concurrency = cdef.concurrency ? cdef.concurrency : 16;
+        if (x->copts.rate <= 0)
+            x->copts.rate = cdef.rate;
+        if (!x->copts.duration_ns)
+            x->copts.duration_ns = cdef.duration_ns;
+        if (x->env_defaulted && cdef.n_envs) {
+            x->copts.envs = cdef.envs;
+            x->copts.n_envs = cdef.n_envs;
+            x->env_defaulted = false;
+        }
+        if (!x->n_th) {
+            x->th = cdef.th;
+            x->n_th = cdef.n_th;
+            x->th_borrowed = true;
+        }
+    }
     if (n_units == 0) {
-        tbt_runner_units_free(units, n_units);
-        return tbt_error_set(err, -ENOENT, "the definition files hold no Test or TestSuite to run");
+        tbt_runner_units_free(all_units, n_all);
+        return tbt_error_set(err, -ENOENT, "the definition files hold no Test, TestSuite or Campaign to run");
     }
     /* the embedded cluster and agents: same code path as a real cluster */
     rd_kafka_t *mock_rk = NULL;
@@ -235,7 +294,15 @@ out:
     if (mock_rk)
         rd_kafka_destroy(mock_rk);
     free(bootstrap);
-    tbt_runner_units_free(units, n_units);
+    tbt_runner_units_free(all_units, n_all);
+    if (x->th_borrowed) {
+        x->th = NULL;
+        x->n_th = 0;
+        x->th_borrowed = false;
+    }
+    x->copts.envs = own_envs;
+    x->copts.n_envs = n_own_envs;
+    tbt_campaign_def_clear(&cdef);
     return rc;
 }
 
@@ -359,6 +426,7 @@ int tbt_cmd_run(int argc, char **argv)
             }
             x.copts.runs = n;
             x.copts.campaign = true;
+            x.runs_set = true;
             break;
         }
         case O_CONCURRENCY: {
@@ -429,6 +497,7 @@ int tbt_cmd_run(int argc, char **argv)
                         "agent; with --brokers the agents (tbt agent) have their own\n");
     if (x.copts.duration_ns && x.copts.runs == 1)
         x.copts.runs = 0; /* unbounded: the duration decides */
+    x.concurrency_set = concurrency_set;
     if (!concurrency_set)
         x.copts.concurrency = x.copts.campaign ? 16 : 1;
     if (x.copts.n_envs == 0) {

@@ -157,5 +157,62 @@ kill "$BPID"
 wait "$BPID"
 check "tbt broker stops cleanly on SIGTERM" $?
 
+# ---- distributed: flags, the Campaign resource, the embedded broker and agent -------
+CAMP=$ROOT/tests/data/campaign
+run 1 tbt agent -e eu
+check "tbt agent needs --brokers (exit 1)" $?
+has "--brokers and --environment are required" "$TMP/err"
+check "tbt agent says what is missing" $?
+run 1 tbt agent -b 127.0.0.1:9 -e "eu west"
+check "an environment name that cannot be a topic is refused" $?
+has "only letters, digits" "$TMP/err"
+check "the environment error says what is allowed" $?
+run 1 tbt run -f "$CAMP/noop.yaml" --runs 0
+check "--runs 0 is refused" $?
+run 1 tbt run -f "$CAMP/noop.yaml" --rate fast
+check "--rate fast is refused" $?
+has "--rate takes runs per second" "$TMP/err"
+check "the --rate error shows the form" $?
+run 1 tbt run -f "$CAMP/noop.yaml" --threshold "p95(trace.duraton) < 3s"
+check "a misspelt threshold is refused" $?
+has "column 5: unknown series 'trace.duraton'" "$TMP/err"
+check "the threshold error names the column and the series" $?
+run 1 tbt run -f "$CAMP/noop.yaml" -X plugin.library.paths=/tmp/x.so
+check "a code-loading Kafka setting is refused" $?
+has "loads code" "$TMP/err"
+check "the refusal says why" $?
+run 1 tbt run -f "$CAMP/noop.yaml" -X no.such.property=1 --otlp-http 0 --otlp-grpc 0
+check "an unknown Kafka setting is an error" $?
+has "no.such.property" "$TMP/err"
+check "the unknown Kafka setting is named" $?
+run 0 tbt run -f "$CAMP/noop.yaml" --otlp-http 0 --otlp-grpc 0 --env eu,us
+check "the embedded path runs a test in two environments" $?
+has "no I/O [eu]" "$TMP/out" && has "no I/O [us]" "$TMP/out" && has "2 tests: 2 passed" "$TMP/out"
+check "one row per environment" $?
+run 0 tbt run -f "$CAMP/campaign.yaml" --otlp-http 0 --otlp-grpc 0 -o json
+check "a Campaign resource runs and passes its thresholds" $?
+python3 - "$TMP/out" <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))
+r = d["campaign"][0]
+assert d["passed"] is True and r["runs"] == 50 and r["passedRuns"] == 50 and r["passRatio"] == 1, r
+assert r["verdictLatency"]["count"] == 50 and r["verdictLatency"]["p99"] >= r["verdictLatency"]["p50"] > 0, r
+assert [t["passed"] for t in r["thresholds"]] == [True, True], r["thresholds"]
+assert sum(b[2] for b in r["verdictLatency"]["histogram"]["buckets"]) == 50
+PY
+check "campaign JSON: runs, pass ratio, percentiles, histogram buckets, thresholds" $?
+run 2 tbt run -f "$CAMP/strict.yaml" -f "$CAMP/noop.yaml" --otlp-http 0 --otlp-grpc 0 --junit "$TMP/camp.xml"
+check "a threshold that does not hold fails the campaign (exit 2)" $?
+has "✘ runs >= 1000 (observed 10)" "$TMP/out" && has "CAMPAIGN FAILED" "$TMP/out"
+check "the failing threshold is shown with the observed value" $?
+has '<failure message="10 runs, 10 passed, 0 failed, 0 errors; runs &gt;= 1000 (observed 10)"' "$TMP/camp.xml"
+check "the campaign JUnit report carries the failed threshold" $?
+run 0 tbt run -f "$CAMP/strict.yaml" -f "$CAMP/noop.yaml" --otlp-http 0 --otlp-grpc 0 --threshold "pass_ratio >= 1"
+check "--threshold replaces the resource's thresholds" $?
+run 1 tbt run -f "$CAMP/bad.yaml"
+check "a bad Campaign is an error (exit 1)" $?
+has "bad.yaml:5:9: campaign rate: expected a positive number of runs per second" "$TMP/err"
+check "the Campaign error has file:line:col" $?
+
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]
