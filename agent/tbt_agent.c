@@ -339,20 +339,19 @@ static void hex_id(const uint8_t *p, size_t n, char *out)
 
 static void random_ids(uint8_t trace_id[16], uint8_t span_id[8])
 {
+    /* one system call for both ids (campaigns fire thousands a second) */
+    uint8_t r[24];
     do {
-        if (getrandom(trace_id, 16, 0) != 16) {
+        if (getrandom(r, sizeof(r), 0) != (ssize_t)sizeof(r)) {
             uint64_t x = tbt_now_mono_ns() ^ tbt_now_unix_ns();
-            memcpy(trace_id, &x, 8);
-            x = x * 6364136223846793005ull + 1;
-            memcpy(trace_id + 8, &x, 8);
+            for (size_t i = 0; i < sizeof(r); i += 8) {
+                x = x * 6364136223846793005ull + 1442695040888963407ull;
+                memcpy(r + i, &x, 8);
+            }
         }
-    } while (tbt_is_all_zero(trace_id, 16));
-    do {
-        if (getrandom(span_id, 8, 0) != 8) {
-            uint64_t x = tbt_now_mono_ns() * 0x9E3779B97F4A7C15ull;
-            memcpy(span_id, &x, 8);
-        }
-    } while (tbt_is_all_zero(span_id, 8));
+        memcpy(trace_id, r, 16);
+        memcpy(span_id, r + 16, 8);
+    } while (tbt_is_all_zero(trace_id, 16) || tbt_is_all_zero(span_id, 8));
 }
 
 static void save_trace(const tbt_agent *a, tbt_trace *t, const char *trace_hex)

@@ -65,6 +65,7 @@ typedef struct coord {
     const tbt_unit *units;
     size_t n_units;
     const tbt_vars *base;
+    char ***def_json; /* per unit and step: the encoded definition */
     char run_id[33];
     rd_kafka_t *producer, *results, *agents;
     env_state *envs;
@@ -302,7 +303,10 @@ static void publish(coord *c, size_t ci)
         .steps = (int)u->n_steps,
     };
     tbt_buf b = TBT_BUF_INIT;
-    tbt_job_encode(&jm, def, ch->vars, &b);
+    char **dj = &c->def_json[ch->unit][ch->step];
+    if (!*dj)
+        *dj = tbt_job_definition(def);
+    tbt_job_encode_with(&jm, def, *dj, ch->vars, &b);
     rd_kafka_headers_t *h = rd_kafka_headers_new(2);
     rd_kafka_header_add(h, "tbt-kind", -1, "job", -1);
     rd_kafka_header_add(h, "tbt-run-id", -1, c->run_id, -1);
@@ -773,6 +777,9 @@ int tbt_coord_run(const tbt_coord_opts *o, const tbt_unit *units, size_t n_units
     for (int i = 0; i < 16; i++)
         snprintf(c->run_id + 2 * i, 3, "%02x", rnd[i]);
     int rc = 0;
+    c->def_json = tbt_xcalloc(n_units ? n_units : 1, sizeof(char **));
+    for (size_t u = 0; u < n_units; u++)
+        c->def_json[u] = tbt_xcalloc(units[u].n_steps ? units[u].n_steps : 1, sizeof(char *));
     c->envs = tbt_xcalloc(o->n_envs ? o->n_envs : 1, sizeof(env_state));
     for (size_t i = 0; i < o->n_envs; i++) {
         if ((rc = tbt_kafka_check_env(o->envs[i], err)) != 0)
@@ -860,6 +867,12 @@ out:
             free(ch->out);
         }
     }
+    for (size_t u = 0; u < n_units; u++) {
+        for (size_t k = 0; k < units[u].n_steps; k++)
+            free(c->def_json[u][k]);
+        free(c->def_json[u]);
+    }
+    free(c->def_json);
     free(c->chains);
     free(c->jobs);
     free(c->flight);

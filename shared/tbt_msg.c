@@ -106,7 +106,32 @@ static void print_into(cJSON *root, tbt_buf *out)
     cJSON_Delete(root);
 }
 
+char *tbt_job_definition(const tbt_test_def *def)
+{
+    cJSON *d = definition_json(def);
+    char *text = cJSON_PrintUnformatted(d);
+    cJSON_Delete(d);
+    char *copy = tbt_xstrdup(text ? text : "{}");
+    cJSON_free(text);
+    return copy;
+}
+
+static int job_encode(const tbt_job *job, const tbt_test_def *def, const char *def_json, const tbt_vars *vars,
+                      tbt_buf *out);
+
 int tbt_job_encode(const tbt_job *job, const tbt_test_def *def, const tbt_vars *vars, tbt_buf *out)
+{
+    return job_encode(job, def, NULL, vars, out);
+}
+
+int tbt_job_encode_with(const tbt_job *job, const tbt_test_def *def, const char *def_json, const tbt_vars *vars,
+                        tbt_buf *out)
+{
+    return job_encode(job, def, def_json, vars, out);
+}
+
+static int job_encode(const tbt_job *job, const tbt_test_def *def, const char *def_json, const tbt_vars *vars,
+                      tbt_buf *out)
 {
     cJSON *root = cJSON_CreateObject();
     cJSON_AddNumberToObject(root, "version", TBT_MSG_VERSION);
@@ -128,7 +153,7 @@ int tbt_job_encode(const tbt_job *job, const tbt_test_def *def, const tbt_vars *
     add_str(test, "name", &def->name);
     if (def->file)
         cJSON_AddStringToObject(test, "file", def->file);
-    cJSON_AddItemToObject(test, "definition", definition_json(def));
+    cJSON_AddItemToObject(test, "definition", def_json ? cJSON_CreateRaw(def_json) : definition_json(def));
     cJSON *vo = cJSON_AddObjectToObject(root, "vars");
     for (size_t i = 0; i < tbt_vars_count(vars); i++)
         cJSON_AddStringToObject(vo, tbt_vars_name_at(vars, i), tbt_vars_value_at(vars, i));

@@ -40,6 +40,12 @@ typedef struct tbt_job {
  * the ids, attempt, environment, deadline and suite fields (its definition
  * and vars members are ignored). Returns 0. */
 int tbt_job_encode(const tbt_job *job, const tbt_test_def *def, const tbt_vars *vars, tbt_buf *out);
+/* The definition part of a job for def, as JSON text (caller frees), and
+ * tbt_job_encode with it already encoded: a campaign sends the same test
+ * thousands of times. */
+char *tbt_job_definition(const tbt_test_def *def);
+int tbt_job_encode_with(const tbt_job *job, const tbt_test_def *def, const char *def_json, const tbt_vars *vars,
+                        tbt_buf *out);
 /* Decode; on success *out owns everything (tbt_job_clear). Errors: -EINVAL
  * with the offending field, -E2BIG over TBT_MSG_MAX_BYTES, -EPROTO for a
  * newer major version. */

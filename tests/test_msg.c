@@ -58,6 +58,14 @@ START_TEST(job_round_trip_evaluates_the_same)
                     .deadline_unix_ms = 1764140000000LL};
     tbt_buf b = TBT_BUF_INIT;
     tbt_job_encode(&meta, def, vars, &b);
+    /* the campaign path (definition encoded once) gives the same bytes */
+    char *dj = tbt_job_definition(def);
+    tbt_buf b2 = TBT_BUF_INIT;
+    tbt_job_encode_with(&meta, def, dj, vars, &b2);
+    ck_assert_uint_eq(b.len, b2.len);
+    ck_assert(memcmp(b.data, b2.data, b.len) == 0);
+    tbt_buf_free(&b2);
+    free(dj);
     tbt_job job;
     tbt_error err = TBT_ERROR_INIT;
     ck_assert_msg(tbt_job_decode(b.data, b.len, &job, &err) == 0, "%s", err.msg);
