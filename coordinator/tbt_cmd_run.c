@@ -185,6 +185,7 @@ static int exec_run(void *ud, tbt_defs *defs, char **files, size_t n_files, cons
     size_t n_own_envs = x->copts.n_envs;
     if (cref) {
         if ((rc = tbt_campaign_def_load(defs, cref, &cdef, err)) != 0) {
+            tbt_campaign_def_clear(&cdef);
             tbt_runner_units_free(units, n_units);
             return -EPROTO;
         }
