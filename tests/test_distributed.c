@@ -19,6 +19,7 @@
 #include "tbt_agent.h"
 #include "tbt_coord.h"
 #include "tbt_kagent.h"
+#include "tbt_msg.h"
 #include "tbt_runner.h"
 
 /* Kafka API keys (the protocol's numbers) for error injection */
@@ -34,6 +35,8 @@ static enum MHD_Result answer(void *cls, struct MHD_Connection *conn, const char
 {
     (void)cls, (void)method, (void)version, (void)upload, (void)upload_size, (void)state;
     const char *body = url[0] == '/' ? url + 1 : url;
+    if (strncmp(body, "sleep-", 6) == 0)
+        usleep((useconds_t)atoi(body + 6) * 1000);
     struct MHD_Response *r = MHD_create_response_from_buffer(strlen(body), (void *)body, MHD_RESPMEM_MUST_COPY);
     enum MHD_Result ret = MHD_queue_response(conn, 200, r);
     MHD_destroy_response(r);
@@ -42,8 +45,8 @@ static enum MHD_Result answer(void *cls, struct MHD_Connection *conn, const char
 
 static void sut_start(void)
 {
-    sut = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL, 0, NULL, NULL, answer, NULL,
-                           MHD_OPTION_END);
+    sut = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION, 0, NULL, NULL, answer,
+                           NULL, MHD_OPTION_END);
     ck_assert_ptr_nonnull(sut);
     sut_port = MHD_get_daemon_info(sut, MHD_DAEMON_INFO_BIND_PORT)->port;
 }
@@ -385,6 +388,81 @@ START_TEST(results_are_deduplicated_by_job)
 }
 END_TEST
 
+/* The committed offset of partition 0 of the jobs topic, -1 when none. */
+static int64_t committed(cluster *c)
+{
+    char errstr[256];
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    rd_kafka_conf_set(conf, "bootstrap.servers", c->bootstrap, errstr, sizeof(errstr));
+    rd_kafka_conf_set(conf, "group.id", "tbt-agents.t", errstr, sizeof(errstr));
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof(errstr));
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(l, "tbt.jobs.t", 0);
+    int64_t off = -1;
+    if (rd_kafka_committed(rk, l, 5000) == RD_KAFKA_RESP_ERR_NO_ERROR && l->elems[0].offset >= 0)
+        off = l->elems[0].offset;
+    rd_kafka_topic_partition_list_destroy(l);
+    rd_kafka_destroy(rk);
+    return off;
+}
+
+START_TEST(offsets_follow_the_finished_prefix)
+{
+    /* four jobs in one partition: the first takes 2 s, the three after it
+     * finish at once. Until the first is done, nothing past it may be
+     * committed: a crash then replays all four rather than losing one. */
+    cluster c;
+    start(&c, noop_yaml, true);
+    const tbt_test_def *def = c.units[0].steps[0];
+    char errstr[256];
+    rd_kafka_conf_t *pc = rd_kafka_conf_new();
+    rd_kafka_conf_set(pc, "bootstrap.servers", c.bootstrap, errstr, sizeof(errstr));
+    rd_kafka_t *p = rd_kafka_new(RD_KAFKA_PRODUCER, pc, errstr, sizeof(errstr));
+    for (int i = 0; i < 4; i++) {
+        char jid[16], url[96];
+        snprintf(jid, sizeof(jid), "j%d", i);
+        /* the test's url is ${var:SUT}/ok: the first job's query string
+         * swallows the /ok and its path makes the server wait 2 s */
+        snprintf(url, sizeof(url), "http://127.0.0.1:%u%s", sut_port, i == 0 ? "/sleep-2000?" : "");
+        tbt_vars *v = tbt_vars_new();
+        tbt_vars_set(v, "SUT", url);
+        tbt_job job = {.run_id = "offsets", .job_id = jid, .environment = "t", .attempt = 1};
+        tbt_buf b = TBT_BUF_INIT;
+        tbt_job_encode(&job, def, v, &b);
+        ck_assert_int_eq(rd_kafka_producev(p, RD_KAFKA_V_TOPIC("tbt.jobs.t"), RD_KAFKA_V_PARTITION(0),
+                                           RD_KAFKA_V_VALUE(b.data, b.len), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                                           RD_KAFKA_V_END),
+                         0);
+        tbt_buf_free(&b);
+        tbt_vars_free(v);
+    }
+    ck_assert_int_eq(rd_kafka_flush(p, 5000), 0);
+    rd_kafka_destroy(p);
+    /* the three quick jobs are done well within a second; commits run
+     * every 500 ms */
+    tbt_kagent_stats st = {0};
+    for (int i = 0; i < 100 && st.results < 3; i++) {
+        usleep(20000);
+        tbt_kagent_stats_get(c.kagent, &st);
+    }
+    ck_assert_uint_eq(st.results, 3);
+    usleep(1000000);
+    ck_assert_int_le(committed(&c), 0);
+    for (int i = 0; i < 200 && st.results < 4; i++) {
+        usleep(20000);
+        tbt_kagent_stats_get(c.kagent, &st);
+    }
+    ck_assert_uint_eq(st.results, 4);
+    int64_t off = -1;
+    for (int i = 0; i < 50 && off != 4; i++) {
+        usleep(100000);
+        off = committed(&c);
+    }
+    ck_assert_int_eq(off, 4);
+    stop(&c);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("distributed");
@@ -399,6 +477,7 @@ static Suite *suite(void)
     tcase_add_test(tc, no_agent_names_the_environment);
     tcase_add_test(tc, suite_outputs_flow_between_jobs);
     tcase_add_test(tc, results_are_deduplicated_by_job);
+    tcase_add_test(tc, offsets_follow_the_finished_prefix);
     suite_add_tcase(s, tc);
     return s;
 }
