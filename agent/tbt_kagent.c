@@ -79,24 +79,85 @@ tbt_kagent_opts tbt_kagent_default_opts(void)
     return o;
 }
 
+/* logfmt value: bare when it needs no quoting, else quoted with \" \\ \n */
+static void logfmt_value(tbt_buf *b, const char *v)
+{
+    bool bare = *v != '\0';
+    for (const char *p = v; *p && bare; p++)
+        bare = (unsigned char)*p > ' ' && *p != '"' && *p != '=' && *p != '\\';
+    if (bare) {
+        tbt_buf_puts(b, v);
+        return;
+    }
+    tbt_buf_putc(b, '"');
+    for (const char *p = v; *p; p++) {
+        if (*p == '"' || *p == '\\')
+            tbt_buf_printf(b, "\\%c", *p);
+        else if (*p == '\n')
+            tbt_buf_puts(b, "\\n");
+        else if ((unsigned char)*p < ' ')
+            tbt_buf_printf(b, "\\x%02x", (unsigned char)*p);
+        else
+            tbt_buf_putc(b, *p);
+    }
+    tbt_buf_putc(b, '"');
+}
+
+static void klog(const tbt_kagent *k, int level, const char *fmt, ...) TBT_PRINTF(3, 4);
+
+void tbt_kagent_log(const tbt_kagent *k, int level, const char *fmt, ...)
+{
+    if (level > k->o.verbosity)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    char *msg = tbt_xvasprintf(fmt, ap);
+    va_end(ap);
+    klog(k, level, "%s", msg);
+    free(msg);
+}
+
 static void klog(const tbt_kagent *k, int level, const char *fmt, ...)
 {
     if (level > k->o.verbosity)
         return;
+    static const char *const levels[] = {"error", "info", "debug"};
     char ts[32];
-    time_t now = time(NULL);
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
     struct tm tm;
-    gmtime_r(&now, &tm);
-    strftime(ts, sizeof(ts), "%H:%M:%SZ", &tm);
-    flockfile(k->o.log);
-    fprintf(k->o.log, "%s tbt agent %s [%s]: ", ts, k->id, k->o.environment);
+    gmtime_r(&now.tv_sec, &tm);
+    size_t n = strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(ts + n, sizeof(ts) - n, ".%03ldZ", now.tv_nsec / 1000000);
     va_list ap;
     va_start(ap, fmt);
-    vfprintf(k->o.log, fmt, ap);
+    char *msg = tbt_xvasprintf(fmt, ap);
     va_end(ap);
-    fputc('\n', k->o.log);
-    funlockfile(k->o.log);
+    tbt_buf b = TBT_BUF_INIT;
+    const char *lv = levels[level < 0 ? 0 : level > 2 ? 2 : level];
+    if (k->o.log_format == TBT_LOG_JSON) {
+        tbt_buf_printf(&b, "{\"ts\":\"%s\",\"level\":\"%s\",\"agent\":", ts, lv);
+        tbt_buf_json_str(&b, k->id, strlen(k->id));
+        tbt_buf_puts(&b, ",\"environment\":");
+        tbt_buf_json_str(&b, k->o.environment, strlen(k->o.environment));
+        tbt_buf_puts(&b, ",\"msg\":");
+        tbt_buf_json_str(&b, msg, strlen(msg));
+        tbt_buf_puts(&b, "}\n");
+    } else if (k->o.log_format == TBT_LOG_LOGFMT) {
+        tbt_buf_printf(&b, "ts=%s level=%s agent=", ts, lv);
+        logfmt_value(&b, k->id);
+        tbt_buf_puts(&b, " environment=");
+        logfmt_value(&b, k->o.environment);
+        tbt_buf_puts(&b, " msg=");
+        logfmt_value(&b, msg);
+        tbt_buf_putc(&b, '\n');
+    } else {
+        tbt_buf_printf(&b, "%s tbt agent %s [%s]: %s\n", ts, k->id, k->o.environment, msg);
+    }
+    fwrite(b.data, 1, b.len, k->o.log);
     fflush(k->o.log);
+    tbt_buf_free(&b);
+    free(msg);
 }
 
 /* ---- offsets: the contiguous prefix of finished jobs per partition --------- */

@@ -27,6 +27,8 @@
 #include "tbt_agent.h"
 #include "tbt_kafka.h"
 
+typedef enum tbt_log_format { TBT_LOG_TEXT, TBT_LOG_LOGFMT, TBT_LOG_JSON } tbt_log_format;
+
 typedef struct tbt_kagent_opts {
     const char *brokers;
     const char *environment;
@@ -43,6 +45,8 @@ typedef struct tbt_kagent_opts {
     const tbt_vars *vars;  /* this environment's variables (e.g. its URLs); a job's variables win */
     int verbosity;         /* 0 errors, 1 + lifecycle (default), 2 + every job */
     FILE *log;             /* default stderr */
+    tbt_log_format log_format; /* text (default), logfmt or JSON lines: ts, level, agent, environment, msg.
+                                * Kafka settings (passwords) are never logged. */
 } tbt_kagent_opts;
 
 tbt_kagent_opts tbt_kagent_default_opts(void);
@@ -61,6 +65,8 @@ int tbt_kagent_start(tbt_agent *a, const tbt_kagent_opts *o, tbt_kagent **out, t
 void tbt_kagent_stop(tbt_kagent *k);
 
 const char *tbt_kagent_id(const tbt_kagent *k);
+/* A line in the agent's log, in its format (level 0 error, 1 info, 2 debug). */
+void tbt_kagent_log(const tbt_kagent *k, int level, const char *fmt, ...) TBT_PRINTF(3, 4);
 
 typedef struct tbt_kagent_stats {
     uint64_t jobs, results, dead_lettered, expired, relayed_out, relayed_in, relay_dropped;

@@ -30,6 +30,7 @@ enum {
     O_QUIET_LOG,
     O_VARS,
     O_VAR,
+    O_LOG_FORMAT,
 };
 
 static const tbt_cli_opt agent_opts[] = {
@@ -59,6 +60,7 @@ static const tbt_cli_opt agent_opts[] = {
     {"var", 0, "NAME=VALUE", "one variable of this environment (repeatable; wins over --vars)", O_VAR},
     {"verbose", 'v', NULL, "log every job", O_VERBOSE},
     {"quiet", 'q', NULL, "log errors only", O_QUIET_LOG},
+    {"log-format", 0, "FORMAT", "text (default), logfmt or json (one object per line)", O_LOG_FORMAT},
 };
 
 
@@ -176,6 +178,18 @@ int tbt_cmd_agent(int argc, char **argv)
         case O_QUIET_LOG:
             ko.verbosity = 0;
             break;
+        case O_LOG_FORMAT:
+            if (strcmp(arg, "text") == 0)
+                ko.log_format = TBT_LOG_TEXT;
+            else if (strcmp(arg, "logfmt") == 0)
+                ko.log_format = TBT_LOG_LOGFMT;
+            else if (strcmp(arg, "json") == 0)
+                ko.log_format = TBT_LOG_JSON;
+            else {
+                fprintf(stderr, "tbt agent: --log-format takes text, logfmt or json, got '%s'\n", arg);
+                goto out;
+            }
+            break;
         case O_VARS:
             if (tbt_cli_load_varsets(arg, vars, &err) != 0) {
                 tbt_cli_print_error(&err);
@@ -232,13 +246,14 @@ int tbt_cmd_agent(int argc, char **argv)
     sigwait(&set, &sig);
     tbt_kagent_stats st;
     tbt_kagent_stats_get(k, &st);
+    tbt_kagent_log(k, 0,
+                   "stopping on signal %d: %llu jobs, %llu results, %llu dead-lettered, %llu past deadline; relay %llu "
+                   "out, %llu in",
+                   sig, (unsigned long long)st.jobs, (unsigned long long)st.results,
+                   (unsigned long long)st.dead_lettered, (unsigned long long)st.expired,
+                   (unsigned long long)st.relayed_out, (unsigned long long)st.relayed_in);
     tbt_kagent_stop(k);
     tbt_agent_stop(agent);
-    fprintf(stderr,
-            "tbt agent: stopped on signal %d: %llu jobs, %llu results, %llu dead-lettered, %llu past deadline; "
-            "relay %llu out, %llu in\n",
-            sig, (unsigned long long)st.jobs, (unsigned long long)st.results, (unsigned long long)st.dead_lettered,
-            (unsigned long long)st.expired, (unsigned long long)st.relayed_out, (unsigned long long)st.relayed_in);
     code = TBT_EXIT_OK;
 out:
     tbt_vars_free(vars);

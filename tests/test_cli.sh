@@ -153,6 +153,24 @@ check "the broker answers Kafka metadata requests, with the topic created" $?
 echo "hello" | kcat -b "$boot" -P -t orders -p 3 -m 10 >/dev/null 2>&1 &&
   kcat -b "$boot" -C -t orders -p 3 -o beginning -c 1 -e -m 10 2>/dev/null | grep -q hello
 check "a message produced to the broker can be consumed" $?
+# an agent against it, logging JSON lines; SIGTERM stops it cleanly
+("${WRAP[@]}" "$TBTBIN" agent -b "$boot" -e logs --log-format json --otlp-http 0 --otlp-grpc 0 \
+  -X session.timeout.ms=6000 2>"$TMP/agent.log") &
+APID=$!
+for _ in $(seq 300); do grep -q "taking jobs" "$TMP/agent.log" 2>/dev/null && break; sleep 0.05; done
+kill -TERM "$APID"
+wait "$APID"
+check "tbt agent stops cleanly on SIGTERM (exit 0)" $?
+python3 - "$TMP/agent.log" <<'PY'
+import json, sys
+lines = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+assert len(lines) >= 3, lines
+for l in lines:
+    assert set(l) == {"ts", "level", "agent", "environment", "msg"} and l["environment"] == "logs", l
+assert any(l["msg"].startswith("taking jobs from tbt.jobs.logs") for l in lines), lines
+assert any(l["msg"].startswith("stopping on signal 15: 0 jobs") for l in lines), lines
+PY
+check "tbt agent --log-format json writes one JSON object per line" $?
 kill "$BPID"
 wait "$BPID"
 check "tbt broker stops cleanly on SIGTERM" $?
