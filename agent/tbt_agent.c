@@ -548,12 +548,7 @@ void tbt_agent_run(tbt_agent *a, const tbt_plan *plan, tbt_vars *vars, tbt_run_r
 error:
     res->status = TBT_TEST_ERROR;
     {
-        tbt_buf b = TBT_BUF_INIT;
-        tbt_error_format(&err, &b);
-        while (b.len && b.data[b.len - 1] == '\n')
-            b.data[--b.len] = '\0';
-        res->error = tbt_arena_strdup(rr->arena, tbt_buf_cstr(&b));
-        tbt_buf_free(&b);
+        res->error = tbt_error_text(&err, rr->arena);
     }
 out:
     if (w)

@@ -373,12 +373,7 @@ static void run_job(tbt_kagent *k, plan_cache *cache, slot *s)
                                                 : s->job.test_id   ? s->job.test_id
                                                                    : "(unnamed test)");
         res->id = s->job.test_id ? tbt_arena_strdup(rr->arena, s->job.test_id) : NULL;
-        tbt_buf b = TBT_BUF_INIT;
-        tbt_error_format(&err, &b);
-        while (b.len && b.data[b.len - 1] == '\n')
-            b.data[--b.len] = '\0';
-        res->error = tbt_arena_strdup(rr->arena, tbt_buf_cstr(&b));
-        tbt_buf_free(&b);
+        res->error = tbt_error_text(&err, rr->arena);
         tbt_error_clear(&err);
     }
     if (s->job.suite)
@@ -707,6 +702,29 @@ static void on_log(const rd_kafka_t *rk, int level, const char *fac, const char 
     klog(k, level <= 3 ? 0 : 2, "librdkafka %s: %s", fac, buf);
 }
 
+/* A producer (delivery reports: on_delivery) or the job consumer
+ * (rebalances: on_rebalance), logging through the agent. */
+static rd_kafka_t *client(tbt_kagent *k, rd_kafka_type_t type, const char *const *defaults, tbt_error *err)
+{
+    rd_kafka_conf_t *conf = tbt_kconf_build(k->o.conf, k->o.brokers, defaults, err);
+    if (!conf)
+        return NULL;
+    if (type == RD_KAFKA_PRODUCER)
+        rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
+    else
+        rd_kafka_conf_set_rebalance_cb(conf, on_rebalance);
+    rd_kafka_conf_set_error_cb(conf, on_error);
+    rd_kafka_conf_set_log_cb(conf, on_log);
+    rd_kafka_conf_set_opaque(conf, k);
+    char errstr[512];
+    rd_kafka_t *rk = rd_kafka_new(type, conf, errstr, sizeof(errstr));
+    if (!rk) {
+        rd_kafka_conf_destroy(conf);
+        tbt_error_set(err, -EINVAL, "Kafka %s: %s", type == RD_KAFKA_PRODUCER ? "producer" : "consumer", errstr);
+    }
+    return rk;
+}
+
 int tbt_kagent_start(tbt_agent *a, const tbt_kagent_opts *o, tbt_kagent **out, tbt_error *err)
 {
     *out = NULL;
@@ -726,25 +744,13 @@ int tbt_kagent_start(tbt_agent *a, const tbt_kagent_opts *o, tbt_kagent **out, t
     k->spans_topic = tbt_topic_spans(o->environment);
     pthread_mutex_init(&k->mu, NULL);
     pthread_cond_init(&k->cv, NULL);
-    char errstr[512];
     int rc = 0;
 
     static const char *const pdefaults[] = {
         "acks", "all", "enable.idempotence", "true", "linger.ms", "2", "log_level", "4", NULL,
     };
-    rd_kafka_conf_t *pc = tbt_kconf_build(o->conf, o->brokers, pdefaults, err);
-    if (!pc) {
+    if (!(k->producer = client(k, RD_KAFKA_PRODUCER, pdefaults, err))) {
         rc = -EINVAL;
-        goto fail;
-    }
-    rd_kafka_conf_set_dr_msg_cb(pc, on_delivery);
-    rd_kafka_conf_set_error_cb(pc, on_error);
-    rd_kafka_conf_set_log_cb(pc, on_log);
-    rd_kafka_conf_set_opaque(pc, k);
-    k->producer = rd_kafka_new(RD_KAFKA_PRODUCER, pc, errstr, sizeof(errstr));
-    if (!k->producer) {
-        rd_kafka_conf_destroy(pc);
-        rc = tbt_error_set(err, -EINVAL, "Kafka producer: %s", errstr);
         goto fail;
     }
     const char *topics[] = {k->jobs_topic, TBT_TOPIC_RESULTS, TBT_TOPIC_AGENTS, TBT_TOPIC_DEAD, k->spans_topic};
@@ -759,19 +765,8 @@ int tbt_kagent_start(tbt_agent *a, const tbt_kagent_opts *o, tbt_kagent **out, t
         "queued.min.messages", "1000",
         "log_level", "4", NULL,
     };
-    rd_kafka_conf_t *cc = tbt_kconf_build(o->conf, o->brokers, cdefaults, err);
-    if (!cc) {
+    if (!(k->consumer = client(k, RD_KAFKA_CONSUMER, cdefaults, err))) {
         rc = -EINVAL;
-        goto fail;
-    }
-    rd_kafka_conf_set_rebalance_cb(cc, on_rebalance);
-    rd_kafka_conf_set_error_cb(cc, on_error);
-    rd_kafka_conf_set_log_cb(cc, on_log);
-    rd_kafka_conf_set_opaque(cc, k);
-    k->consumer = rd_kafka_new(RD_KAFKA_CONSUMER, cc, errstr, sizeof(errstr));
-    if (!k->consumer) {
-        rd_kafka_conf_destroy(cc);
-        rc = tbt_error_set(err, -EINVAL, "Kafka consumer: %s", errstr);
         goto fail;
     }
     if (o->relay && (rc = relay_start(k, err)) != 0)

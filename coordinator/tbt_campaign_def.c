@@ -36,11 +36,9 @@ static int fail_at(tbt_error *err, const tbt_defs *defs, const tbt_ynode *n, con
 {
     va_list ap;
     va_start(ap, fmt);
-    char *msg = NULL;
-    if (vasprintf(&msg, fmt, ap) < 0)
-        msg = NULL;
+    char *msg = tbt_xvasprintf(fmt, ap);
     va_end(ap);
-    tbt_error_set(err, -EINVAL, "%s", msg ? msg : "invalid Campaign");
+    tbt_error_set(err, -EINVAL, "%s", msg);
     free(msg);
     if (n) {
         err->file = n->loc.file ? tbt_xstrdup(n->loc.file) : NULL;

@@ -1,5 +1,7 @@
 /* tbt_cli.c - shared command-line plumbing. */
 #include "tbt_cli.h"
+
+#include "tbt_agent.h"
 #include "tbt_commands.h"
 #include "tbt_report.h"
 #include "tbt_runner.h"
@@ -395,6 +397,28 @@ int tbt_common_report(const tbt_common_opts *o, const tbt_run_result *rr)
     }
     tbt_buf_free(&out);
     return code;
+}
+
+int tbt_cli_duration(const char *prog, const char *opt, const char *arg, uint64_t *out)
+{
+    int64_t ns;
+    if (tbt_parse_duration(arg, strlen(arg), &ns) != 0 || ns <= 0) {
+        fprintf(stderr, "%s: --%s takes a duration such as 500ms, 2s or 5m, got '%s'\n", prog, opt, arg);
+        return -1;
+    }
+    *out = (uint64_t)ns;
+    return 0;
+}
+
+int tbt_cli_listen(const char *prog, bool http, const char *arg, struct tbt_agent_opts *ao, char **host)
+{
+    free(*host);
+    *host = NULL;
+    if (tbt_parse_listen(arg, http ? &ao->http : &ao->grpc, http ? &ao->http_opts : &ao->grpc_opts, host) != 0) {
+        fprintf(stderr, "%s: --otlp-%s takes ADDR:PORT, PORT or off, got '%s'\n", prog, http ? "http" : "grpc", arg);
+        return -1;
+    }
+    return 0;
 }
 
 int tbt_write_file(const char *path, const char *data, size_t len, tbt_error *err)

@@ -112,6 +112,14 @@ int tbt_common_exec(const tbt_common_opts *o, const struct tbt_trace_source *src
 typedef int (*tbt_exec_fn)(void *ud, tbt_defs *defs, char **files, size_t n_files, const tbt_vars *vars,
                            tbt_run_result *rr, tbt_error_list *errs, tbt_error *err);
 int tbt_common_exec_with(const tbt_common_opts *o, tbt_exec_fn fn, void *ud);
+/* A positive duration option ("500ms", "2s"): 0, or -1 after printing
+ * "PROG: --OPT takes a duration ..." to stderr. */
+int tbt_cli_duration(const char *prog, const char *opt, const char *arg, uint64_t *ns);
+struct tbt_agent_opts;
+/* --otlp-http / --otlp-grpc (http selects which) into ao; *host holds the
+ * allocated bind address (freed and replaced). 0, or -1 after printing. */
+int tbt_cli_listen(const char *prog, bool http, const char *arg, struct tbt_agent_opts *ao, char **host);
+
 /* Print rr as -o asks, write --junit; the exit code. */
 int tbt_common_report(const tbt_common_opts *o, const tbt_run_result *rr);
 

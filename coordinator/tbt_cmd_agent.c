@@ -64,17 +64,6 @@ static const tbt_cli_opt agent_opts[] = {
 };
 
 
-static int dur(const char *opt, const char *arg, uint64_t *ns_out)
-{
-    int64_t ns;
-    if (tbt_parse_duration(arg, strlen(arg), &ns) != 0 || ns <= 0) {
-        fprintf(stderr, "tbt agent: --%s takes a duration such as 500ms or 2s, got '%s'\n", opt, arg);
-        return -1;
-    }
-    *ns_out = (uint64_t)ns;
-    return 0;
-}
-
 int tbt_cmd_agent(int argc, char **argv)
 {
     tbt_cli cli = {"tbt agent", "--brokers HOST:PORT --environment NAME [options]",
@@ -129,24 +118,16 @@ int tbt_cmd_agent(int argc, char **argv)
             }
             break;
         case O_OTLP_HTTP:
-        case O_OTLP_GRPC: {
-            bool http = id == O_OTLP_HTTP;
-            char **host = http ? &http_host : &grpc_host;
-            free(*host);
-            *host = NULL;
-            if (tbt_parse_listen(arg, http ? &ao.http : &ao.grpc, http ? &ao.http_opts : &ao.grpc_opts, host) != 0) {
-                fprintf(stderr, "tbt agent: --otlp-%s takes ADDR:PORT, PORT or off, got '%s'\n", http ? "http" : "grpc",
-                        arg);
+        case O_OTLP_GRPC:
+            if (tbt_cli_listen("tbt agent", id == O_OTLP_HTTP, arg, &ao, id == O_OTLP_HTTP ? &http_host : &grpc_host))
                 goto out;
-            }
             break;
-        }
         case O_QUIET:
-            if (dur("quiet-period", arg, &ao.quiet_ns) != 0)
+            if (tbt_cli_duration("tbt agent", "quiet-period", arg, &ao.quiet_ns) != 0)
                 goto out;
             break;
         case O_TIMEOUT:
-            if (dur("timeout", arg, &ao.timeout_ns) != 0)
+            if (tbt_cli_duration("tbt agent", "timeout", arg, &ao.timeout_ns) != 0)
                 goto out;
             break;
         case O_ID:
@@ -154,7 +135,7 @@ int tbt_cmd_agent(int argc, char **argv)
             break;
         case O_HEARTBEAT:
         case O_GRACE:
-            if (dur(id == O_HEARTBEAT ? "heartbeat" : "grace", arg, &ns) != 0)
+            if (tbt_cli_duration("tbt agent", id == O_HEARTBEAT ? "heartbeat" : "grace", arg, &ns) != 0)
                 goto out;
             if (ns / 1000000 < (id == O_HEARTBEAT ? 100u : 0u) || ns / 1000000 > 3600000) {
                 fprintf(stderr, "tbt agent: --%s: between %s and 1h\n", id == O_HEARTBEAT ? "heartbeat" : "grace",

@@ -338,17 +338,6 @@ static int add_envs(tbt_coord_opts *c, const char *arg, char ***store, size_t *c
     return 0;
 }
 
-static int duration_arg(const char *opt, const char *arg, uint64_t *out)
-{
-    int64_t ns;
-    if (tbt_parse_duration(arg, strlen(arg), &ns) != 0 || ns <= 0) {
-        fprintf(stderr, "tbt run: --%s takes a duration such as 500ms, 2s or 5m, got '%s'\n", opt, arg);
-        return -1;
-    }
-    *out = (uint64_t)ns;
-    return 0;
-}
-
 int tbt_cmd_run(int argc, char **argv)
 {
     tbt_cli cli = {"tbt run", "-f TEST.yaml [options]",
@@ -380,26 +369,17 @@ int tbt_cmd_run(int argc, char **argv)
         char *end = NULL;
         switch (id) {
         case O_OTLP_HTTP:
-        case O_OTLP_GRPC: {
-            bool http = id == O_OTLP_HTTP;
-            char **host = http ? &http_host : &grpc_host;
-            free(*host);
-            *host = NULL;
+        case O_OTLP_GRPC:
             receivers_set = true;
-            if (tbt_parse_listen(arg, http ? &x.ao.http : &x.ao.grpc, http ? &x.ao.http_opts : &x.ao.grpc_opts, host) !=
-                0) {
-                fprintf(stderr, "tbt run: --otlp-%s takes ADDR:PORT, PORT or off, got '%s'\n", http ? "http" : "grpc",
-                        arg);
+            if (tbt_cli_listen("tbt run", id == O_OTLP_HTTP, arg, &x.ao, id == O_OTLP_HTTP ? &http_host : &grpc_host))
                 goto out;
-            }
             break;
-        }
         case O_QUIET:
-            if (duration_arg("quiet-period", arg, &x.ao.quiet_ns) != 0)
+            if (tbt_cli_duration("tbt run", "quiet-period", arg, &x.ao.quiet_ns) != 0)
                 goto out;
             break;
         case O_TIMEOUT:
-            if (duration_arg("timeout", arg, &x.ao.timeout_ns) != 0)
+            if (tbt_cli_duration("tbt run", "timeout", arg, &x.ao.timeout_ns) != 0)
                 goto out;
             break;
         case O_SAVE:
@@ -453,7 +433,7 @@ int tbt_cmd_run(int argc, char **argv)
             break;
         }
         case O_DURATION:
-            if (duration_arg("duration", arg, &x.copts.duration_ns) != 0)
+            if (tbt_cli_duration("tbt run", "duration", arg, &x.copts.duration_ns) != 0)
                 goto out;
             x.copts.campaign = true;
             break;
@@ -467,11 +447,11 @@ int tbt_cmd_run(int argc, char **argv)
             x.copts.campaign = true;
             break;
         case O_JOB_TIMEOUT:
-            if (duration_arg("job-timeout", arg, &x.copts.job_timeout_ns) != 0)
+            if (tbt_cli_duration("tbt run", "job-timeout", arg, &x.copts.job_timeout_ns) != 0)
                 goto out;
             break;
         case O_AGENT_WAIT:
-            if (duration_arg("agent-wait", arg, &x.copts.agent_wait_ns) != 0)
+            if (tbt_cli_duration("tbt run", "agent-wait", arg, &x.copts.agent_wait_ns) != 0)
                 goto out;
             break;
         case O_PROGRESS:

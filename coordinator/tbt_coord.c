@@ -485,12 +485,10 @@ static void step_error(coord *c, chain *ch, size_t step, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    char *msg = NULL;
-    if (vasprintf(&msg, fmt, ap) < 0)
-        msg = NULL;
+    char *msg = tbt_xvasprintf(fmt, ap);
     va_end(ap);
     if (ch->out)
-        ch->out[step].error = msg ? msg : tbt_xstrdup("error");
+        ch->out[step].error = msg;
     else {
         if (c->camp) {
             tbt_campaign_row *row = &c->camp->rows[row_of(c, ch)];

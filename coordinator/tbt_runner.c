@@ -61,12 +61,7 @@ static void run_test(const tbt_trace_source *src, tbt_plan *plan, tbt_vars *vars
         res->name = tbt_arena_strdup(rr->arena, def->name.s ? def->name.s : def->id.s ? def->id.s : "(unnamed test)");
         res->file = tbt_arena_strdup(rr->arena, def->file);
         res->status = TBT_TEST_ERROR;
-        tbt_buf b = TBT_BUF_INIT;
-        tbt_error_format(&err, &b);
-        while (b.len && b.data[b.len - 1] == '\n')
-            b.data[--b.len] = '\0';
-        res->error = tbt_arena_strdup(rr->arena, tbt_buf_cstr(&b));
-        tbt_buf_free(&b);
+        res->error = tbt_error_text(&err, rr->arena);
         tbt_error_clear(&err);
         return;
     }

@@ -499,6 +499,17 @@ const char *tbt_buf_cstr(tbt_buf *b)
 }
 
 /* ---- errors ------------------------------------------------------------ */
+const char *tbt_error_text(const tbt_error *err, tbt_arena *a)
+{
+    tbt_buf b = TBT_BUF_INIT;
+    tbt_error_format(err, &b);
+    while (b.len && b.data[b.len - 1] == '\n')
+        b.data[--b.len] = '\0';
+    const char *text = tbt_arena_strdup(a, tbt_buf_cstr(&b));
+    tbt_buf_free(&b);
+    return text;
+}
+
 void tbt_error_clear(tbt_error *err)
 {
     if (!err)

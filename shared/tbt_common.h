@@ -150,6 +150,8 @@ void tbt_error_prefix(tbt_error *err, const char *fmt, ...) TBT_PRINTF(2, 3);
 /* "file:line:col: message\n    source line\n    ^\n" (parts omitted when
  * unknown). */
 void tbt_error_format(const tbt_error *err, tbt_buf *out);
+/* tbt_error_format without the trailing line breaks, copied into a. */
+const char *tbt_error_text(const tbt_error *err, tbt_arena *a);
 void tbt_error_clear(tbt_error *err);
 void tbt_error_move(tbt_error *dst, tbt_error *src);
 
