@@ -14,7 +14,7 @@
 #   3. Locust  distributed: a master and 2 workers, headless, -u C, FastHttpUser
 #              (bench/campaign/locustfile.py), --run-time Ds
 # and prints one table: rate, failures, and tbt's ratio to wrk (goal >= 80 %)
-# and to Locust (goal > 100 %). During the warm-up, wrk and Locust a span sink
+# and to Locust (goal > 100 %). During the warm-up, wrk and Locust, a span sink
 # (tbt run -f bench/campaign/span-sink.yaml) listens on the same port, so the
 # system exports the same spans in every phase (SINK=none to leave the port
 # closed instead).
@@ -29,10 +29,14 @@
 #   OTEL_BSP_SCHEDULE_DELAY  the services' span batch delay in ms (default 10)
 #   WARMUP_S                 wrk warm-up before the measured phases (default 30: the
 #                            services' JIT needs ~30 s of load to reach full speed; 0: none)
+#   QUIET_PERIOD             run the campaign with this completion.quietPeriod instead of
+#                            the one in checkout-load.yaml (20ms), e.g. 100ms
 #   RUNS                     tbt --runs RUNS instead of --duration DURATION_S
 #   LOCUST_WORKERS           Locust workers (default 2)
 #   SINK                     tbt (default) or none: what listens on the OTLP port
-#                            while wrk and Locust run
+#                            while wrk and Locust run (the warm-up always has the
+#                            sink: without it the exporters would still be dropping
+#                            spans when the tbt campaign starts)
 #   WORK_DIR                 where outputs go (default: a new /tmp/tbt-bench-campaign.*;
 #                            kept, its path is printed)
 #   BUGS                     passed to start.sh (e.g. double-charge: tbt must fail)
@@ -52,6 +56,7 @@ WARMUP_S=${WARMUP_S:-30}
 RUNS=${RUNS:-}
 LOCUST_WORKERS=${LOCUST_WORKERS:-2}
 SINK=${SINK:-tbt}
+QUIET_PERIOD=${QUIET_PERIOD:-}
 
 die() { echo "campaign_vs_load_tools: $*" >&2; exit 1; }
 log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
@@ -62,6 +67,7 @@ case $WARMUP_S in '' | *[!0-9]*) die "WARMUP_S must be an integer, got '$WARMUP_
 case $LOCUST_WORKERS in '' | *[!0-9]* | 0) die "LOCUST_WORKERS must be a positive integer" ;; esac
 case $RUNS in '' ) ;; *[!0-9]* | 0) die "RUNS must be a positive integer, got '$RUNS'" ;; esac
 case $SINK in tbt | none) ;; *) die "SINK must be tbt or none, got '$SINK'" ;; esac
+case $QUIET_PERIOD in '' | [0-9]*ms | [0-9]*s) ;; *) die "QUIET_PERIOD must be a duration such as 20ms, got '$QUIET_PERIOD'" ;; esac
 [ $# -le 2 ] || die "usage: $0 [C] [DURATION_S]"
 
 [ -x "$TBT_BIN" ] || die "tbt binary not found at $TBT_BIN (meson setup build-release --buildtype=release -Dtests=false && ninja -C build-release; or set TBT_BIN)"
@@ -197,8 +203,8 @@ wait_tcp() {
 }
 
 SINK_PID=
-sink_start() {
-  [ "$SINK" = tbt ] || return 0
+sink_start() { # sink_start [always]: the warm-up always has one (see SINK)
+  [ "$SINK" = tbt ] || [ "${1:-}" = always ] || return 0
   "$TBT_BIN" run -f "$CAMPAIGN_DIR/span-sink.yaml" --otlp-http "127.0.0.1:$OTLP_PORT" --otlp-grpc off \
     </dev/null >>"$WORK/sink.out" 2>&1 &
   SINK_PID=$!
@@ -207,6 +213,12 @@ sink_start() {
 }
 sink_stop() {
   [ -n "$SINK_PID" ] || return 0
+  # Not a readiness wait: the load tool has just stopped, and the services are
+  # still exporting its last spans. A receiver killed under an export makes the
+  # OpenTelemetry JS exporter retry it ~1 s later and export nothing else
+  # meanwhile, so the first runs of the campaign that follows would wait ~1 s
+  # for their spans. 0.5 s of idle system lets those exports finish.
+  sleep 0.5
   stop_pid "$SINK_PID"
   SINK_PID=
 }
@@ -227,7 +239,7 @@ WRK_THREADS=2
 [ "$C" -ge 2 ] || WRK_THREADS=1
 
 if [ "$WARMUP_S" -gt 0 ]; then
-  sink_start
+  sink_start always
   log "warm-up: wrk -c $C for ${WARMUP_S}s (not counted)"
   wrk -t "$WRK_THREADS" -c "$C" -d "${WARMUP_S}s" --timeout 30s -s "$CAMPAIGN_DIR/checkout.lua" \
     "$GATEWAY_URL/checkout" </dev/null >"$WORK/warmup.out" 2>&1 || log "warm-up wrk failed, see $WORK/warmup.out"
@@ -236,8 +248,14 @@ if [ "$WARMUP_S" -gt 0 ]; then
 fi
 
 # ---- 1. tbt ---------------------------------------------------------------------
+TEST_FILE=$CAMPAIGN_DIR/checkout-load.yaml
+if [ -n "$QUIET_PERIOD" ]; then
+  TEST_FILE=$WORK/checkout-load.yaml
+  sed "s/^\( *quietPeriod:\).*/\1 $QUIET_PERIOD/" "$CAMPAIGN_DIR/checkout-load.yaml" >"$TEST_FILE"
+fi
+QUIET_USED=$(sed -n 's/^ *quietPeriod: *//p' "$TEST_FILE")
 if [ -n "$RUNS" ]; then bound=(--runs "$RUNS"); limit=$(( RUNS / 5 + 120 )); else bound=(--duration "${D}s"); limit=$(( D + 120 )); fi
-TBT_CMD=("$TBT_BIN" run -f "$CAMPAIGN_DIR/checkout-load.yaml" --var "GATEWAY_URL=$GATEWAY_URL"
+TBT_CMD=("$TBT_BIN" run -f "$TEST_FILE" --var "GATEWAY_URL=$GATEWAY_URL"
   "${bound[@]}" --concurrency "$C" -o json --progress never
   --otlp-http "127.0.0.1:$OTLP_PORT" --otlp-grpc off)
 log "1/3 tbt: ${TBT_CMD[*]#$ROOT/}"
@@ -287,7 +305,7 @@ log "load average after the runs: $(cut -d' ' -f1-3 /proc/loadavg)"
 
 # ---- the table --------------------------------------------------------------------
 export C D WORK TBT_RC TBT_HUNG TBT_CPU TBT_MACHINE WRK_RC WRK_CPU WRK_MACHINE LOCUST_RC LOCUST_CPU \
-  LOCUST_MACHINE LOCUST_WORKERS WRK_THREADS BSP_DELAY
+  LOCUST_MACHINE LOCUST_WORKERS WRK_THREADS BSP_DELAY QUIET_USED
 python3 - <<'PY'
 import csv, json, os, re, sys
 
@@ -371,7 +389,7 @@ except Exception as e:
 
 print()
 print(f"checkout POST /checkout, concurrency C={C}, {D}s per tool, OTEL_BSP_SCHEDULE_DELAY={env['BSP_DELAY']}ms, "
-      f"{os.cpu_count()} cores")
+      f"quietPeriod {env['QUIET_USED']}, {os.cpu_count()} cores")
 hdr = ("tool", "C", "rate", "unit", "count", "failures", "tool CPU s", "machine CPU")
 w = (38, 4, 9, 6, 7, 32, 10, 16)
 fmt = "  ".join(f"{{:{'<' if i in (0, 3, 5, 7) else '>'}{w[i]}}}" for i in range(len(w)))
