@@ -463,6 +463,69 @@ START_TEST(offsets_follow_the_finished_prefix)
 }
 END_TEST
 
+START_TEST(job_longer_than_max_poll_interval)
+{
+    /* an agent in a real group (not solo) with max.poll.interval.ms at
+     * 4 s (the mock's first join alone takes 3 s) runs a 6 s job: it keeps
+     * polling while the job runs, so it is not evicted, the job runs once
+     * and its offset is committed */
+    cluster c;
+    start(&c, noop_yaml, false);
+    tbt_error err = TBT_ERROR_INIT;
+    ck_assert(tbt_kconf_add(&c.conf, "session.timeout.ms=3000", &err) == 0);
+    ck_assert(tbt_kconf_add(&c.conf, "heartbeat.interval.ms=200", &err) == 0);
+    ck_assert(tbt_kconf_add(&c.conf, "max.poll.interval.ms=4000", &err) == 0);
+    tbt_agent_opts ao = tbt_agent_default_opts();
+    ao.http_opts.port = 0;
+    ao.grpc_opts.port = 0;
+    ck_assert(tbt_agent_start(&ao, &c.agent, &err) == 0);
+    tbt_kagent_opts ko = tbt_kagent_default_opts();
+    ko.brokers = c.bootstrap;
+    ko.environment = "t";
+    ko.conf = &c.conf;
+    ko.verbosity = 0;
+    ko.agent_id = "slow-agent";
+    ko.verbosity = getenv("TBT_TEST_VERBOSE") ? 2 : 0;
+    ck_assert_msg(tbt_kagent_start(c.agent, &ko, &c.kagent, &err) == 0, "%s", err.msg);
+    char url[96];
+    snprintf(url, sizeof(url), "http://127.0.0.1:%u/sleep-6000?", sut_port);
+    tbt_vars *v = tbt_vars_new();
+    tbt_vars_set(v, "SUT", url);
+    tbt_job job = {.run_id = "slow", .job_id = "j0", .environment = "t", .attempt = 1};
+    tbt_buf b = TBT_BUF_INIT;
+    tbt_job_encode(&job, c.units[0].steps[0], v, &b);
+    char errstr[256];
+    rd_kafka_conf_t *pc = rd_kafka_conf_new();
+    rd_kafka_conf_set(pc, "bootstrap.servers", c.bootstrap, errstr, sizeof(errstr));
+    rd_kafka_t *p = rd_kafka_new(RD_KAFKA_PRODUCER, pc, errstr, sizeof(errstr));
+    ck_assert_int_eq(rd_kafka_producev(p, RD_KAFKA_V_TOPIC("tbt.jobs.t"), RD_KAFKA_V_PARTITION(0),
+                                       RD_KAFKA_V_VALUE(b.data, b.len), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                                       RD_KAFKA_V_END),
+                     0);
+    ck_assert_int_eq(rd_kafka_flush(p, 5000), 0);
+    rd_kafka_destroy(p);
+    tbt_buf_free(&b);
+    tbt_vars_free(v);
+    tbt_kagent_stats st = {0};
+    for (int i = 0; i < 600 && st.results < 1; i++) {
+        usleep(20000);
+        tbt_kagent_stats_get(c.kagent, &st);
+    }
+    ck_assert_uint_eq(st.results, 1);
+    int64_t off = -1;
+    for (int i = 0; i < 50 && off != 1; i++) {
+        usleep(100000);
+        off = committed(&c);
+    }
+    ck_assert_int_eq(off, 1);
+    usleep(1500000); /* an evicted member would get the job again */
+    tbt_kagent_stats_get(c.kagent, &st);
+    ck_assert_uint_eq(st.jobs, 1);
+    ck_assert_uint_eq(st.results, 1);
+    stop(&c);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("distributed");
@@ -478,6 +541,7 @@ static Suite *suite(void)
     tcase_add_test(tc, suite_outputs_flow_between_jobs);
     tcase_add_test(tc, results_are_deduplicated_by_job);
     tcase_add_test(tc, offsets_follow_the_finished_prefix);
+    tcase_add_test(tc, job_longer_than_max_poll_interval);
     suite_add_tcase(s, tc);
     return s;
 }
