@@ -15,7 +15,6 @@
 
 /* One consumed record: a job to run, or a record that was not a job. */
 typedef struct slot {
-    struct tbt_kagent *k;
     int32_t partition;
     int64_t offset;
     unsigned gen; /* assignment generation the offset belongs to */
@@ -438,7 +437,6 @@ static void dead_letter(tbt_kagent *k, const rd_kafka_message_t *m, slot *s, con
 static void take(tbt_kagent *k, rd_kafka_message_t *m)
 {
     slot *s = tbt_xcalloc(1, sizeof(*s));
-    s->k = k;
     s->partition = m->partition;
     s->offset = m->offset;
     s->gen = k->gen;

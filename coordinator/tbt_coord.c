@@ -21,7 +21,6 @@ typedef struct job {
     int64_t deadline_ms;
     uint64_t published_ns;
     uint8_t state;
-    bool in_flight_list;
 } job;
 
 /* What one step of a non-campaign chain ended with. */
@@ -73,7 +72,7 @@ typedef struct coord {
     size_t n_chains, cap_chains;
     job *jobs;
     size_t n_jobs, cap_jobs;
-    size_t *flight; /* published jobs awaiting a result */
+    size_t *flight; /* published jobs awaiting a result (done ones are dropped by check_deadlines) */
     size_t n_flight, cap_flight;
     agent_seen *seen;
     size_t n_seen, cap_seen;
@@ -84,7 +83,6 @@ typedef struct coord {
     tbt_campaign_result *camp;
     uint64_t *row_first_ns, *row_last_ns;
     tbt_error *err;
-    int fatal;
 } coord;
 
 tbt_coord_opts tbt_coord_default_opts(void)
@@ -325,7 +323,6 @@ static void publish(coord *c, size_t ci)
     j = &c->jobs[ji]; /* a delivery report may have published (and grown jobs) */
     TBT_GROW(c->flight, c->cap_flight, c->n_flight + 1);
     c->flight[c->n_flight++] = ji;
-    j->in_flight_list = true;
     if (e) {
         rd_kafka_headers_destroy(h);
         j->state = JOB_DONE;
@@ -395,9 +392,8 @@ static void start_chain(coord *c, size_t env, size_t unit)
     publish(c, ci);
 }
 
-static void record_failures(coord *c, tbt_campaign_row *row, const tbt_test_result *res)
+static void record_failures(tbt_campaign_row *row, const tbt_test_result *res)
 {
-    (void)c;
     for (size_t i = 0; i < res->n_specs; i++) {
         const tbt_spec_result *sp = &res->specs[i];
         if (sp->passed)
@@ -461,7 +457,7 @@ static void chain_step_done(coord *c, chain *ch, tbt_test_status st, const tbt_t
         if (res && (res->trace_ns || res->eval_ns))
             tbt_hist_record(&row->stats.verdict_latency, res->trace_ns + res->eval_ns);
         if (res && st == TBT_TEST_FAILED)
-            record_failures(c, row, res);
+            record_failures(row, res);
     }
     if (res && ch->vars) {
         for (size_t i = 0; i < res->n_outputs; i++)
@@ -500,16 +496,6 @@ static void step_error(coord *c, chain *ch, size_t step, const char *fmt, ...)
     chain_step_done(c, ch, TBT_TEST_ERROR, NULL);
 }
 
-static void flight_remove(coord *c, size_t ji)
-{
-    for (size_t i = 0; i < c->n_flight; i++)
-        if (c->flight[i] == ji) {
-            c->flight[i] = c->flight[--c->n_flight];
-            c->jobs[ji].in_flight_list = false;
-            return;
-        }
-}
-
 static void on_result(coord *c, const rd_kafka_message_t *m)
 {
     tbt_run_result *rr = tbt_run_result_new();
@@ -540,8 +526,7 @@ static void on_result(coord *c, const rd_kafka_message_t *m)
             c->camp->rows[row_of(c, ch)].duplicates++;
         goto out;
     }
-    j->state = JOB_DONE;
-    flight_remove(c, (size_t)ji);
+    j->state = JOB_DONE; /* check_deadlines drops it from the flight list */
     if (ch->out) {
         ch->out[j->step].json = tbt_xstrndup(m->payload, m->len);
         ch->out[j->step].len = m->len;
@@ -569,7 +554,6 @@ static void check_deadlines(coord *c)
         env_state *e = &c->envs[ch->env];
         if (j->state != JOB_PUBLISHED) {
             c->flight[i] = c->flight[--c->n_flight];
-            j->in_flight_list = false;
             continue;
         }
         bool late = now > j->deadline_ms;
@@ -581,7 +565,6 @@ static void check_deadlines(coord *c)
         }
         j->state = JOB_DONE;
         c->flight[i] = c->flight[--c->n_flight];
-        j->in_flight_list = false;
         size_t n_alive = alive(c, e->name, NULL);
         if (dead)
             step_error(c, ch, j->step,
