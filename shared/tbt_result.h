@@ -46,6 +46,42 @@ typedef struct tbt_output_result {
     const char *warning;   /* why unresolved, or NULL */
 } tbt_output_result;
 
+/* ---- the instrumentation analyzer (shared/tbt_analyzer.h) ---- */
+typedef enum tbt_lint_level {
+    TBT_LINT_ERROR,    /* a failing rule counts against analyzer-rules */
+    TBT_LINT_WARNING,  /* reported and scored, never fails a gate */
+    TBT_LINT_DISABLED, /* not run */
+} tbt_lint_level;
+
+typedef struct tbt_lint_finding {
+    const char *span_id;   /* hex, "" for a finding about the whole trace */
+    const char *span_name; /* may be NULL */
+    const char *message;   /* e.g. "attribute http.request.method missing" */
+} tbt_lint_finding;
+
+typedef struct tbt_lint_rule_result {
+    const char *plugin;       /* standards, common, security */
+    const char *id;           /* span-naming, ... */
+    const char *description;  /* one line: what the rule checks */
+    tbt_lint_level level;
+    unsigned weight;
+    bool passed;
+    tbt_lint_finding *findings; /* at most TBT_LINT_MAX_FINDINGS kept */
+    size_t n_findings;
+    size_t n_findings_total;    /* all of them, kept or not */
+} tbt_lint_rule_result;
+
+#define TBT_LINT_MAX_FINDINGS 50
+
+typedef struct tbt_lint_result {
+    int score;          /* 0..100 */
+    int minimum_score;  /* from the Analyzer resource, 0 when none */
+    bool score_passed;  /* score >= minimum_score */
+    bool rules_passed;  /* no rule at level error failed */
+    tbt_lint_rule_result *rules; /* plugin order, then rule order */
+    size_t n_rules;
+} tbt_lint_result;
+
 typedef enum tbt_test_status {
     TBT_TEST_PASSED,
     TBT_TEST_FAILED,  /* a spec failed */
@@ -73,6 +109,8 @@ typedef struct tbt_test_result {
     uint64_t trace_ns;       /* trigger start to trace complete, 0 when none */
     uint64_t eval_ns;        /* evaluation time */
     uint64_t span_extent_ns; /* the trace itself: earliest span start to latest span end, 0 when none */
+    const tbt_lint_result *lint; /* the analyzer's verdict, NULL when it did not run */
+    const char *trace_view;  /* the trace for the HTML report (shared/tbt_trace_view.h JSON), or NULL */
 } tbt_test_result;
 
 typedef struct tbt_run_result {

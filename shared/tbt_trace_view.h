@@ -1,0 +1,31 @@
+/*
+ * tbt_trace_view.h - a trace reduced to what a person looks at in the HTML
+ * report's waterfall: per span its ids, parent, name, service, kind,
+ * status, start and duration relative to the trace, the trace it belongs
+ * to (linked traces are marked) and its attributes. Compact JSON text,
+ * produced where the trace is (the in-process agent, `tbt eval`, a Kafka
+ * agent that ships it inside its result) and embedded by the HTML report
+ * as is. The format is documented in docs/reports.md.
+ *
+ * Bounded: a view never exceeds limits->max_bytes. Past the bound the
+ * attributes of spans nobody asserted on go first, then spans (a span an
+ * assertion failed on is kept before any other), and the view says how
+ * many spans it left out ("omitted"). Nothing is dropped silently.
+ */
+#ifndef TBT_TRACE_VIEW_H
+#define TBT_TRACE_VIEW_H
+
+#include "tbt_result.h"
+#include "tbt_trace.h"
+
+typedef struct tbt_trace_view_limits {
+    size_t max_bytes;       /* 0: unbounded (local runs) */
+    size_t max_attr_value;  /* longer attribute values are cut (with "…"), 0: 4096 */
+} tbt_trace_view_limits;
+
+/* Append the view of t (finalized) to out. res (may be NULL) is the
+ * test's result: spans its assertions selected or failed on are marked
+ * and kept first when the view must shrink. Returns 0. */
+int tbt_trace_view_json(tbt_trace *t, const tbt_test_result *res, const tbt_trace_view_limits *limits, tbt_buf *out);
+
+#endif
