@@ -10,6 +10,9 @@
 #include <sys/stat.h>
 
 #include "tbt_config.h"
+#include "tbt_datastore.h"
+#include "tbt_analyzer.h"
+#include "tbt_trace_view.h"
 #include "tbt_trigger.h"
 
 struct tbt_agent {
@@ -371,6 +374,42 @@ static void save_trace(const tbt_agent *a, tbt_trace *t, const char *trace_hex)
     tbt_buf_free(&b);
 }
 
+/* ---- a trace backend, polled while a run waits (docs/datastores.md) ---------*/
+typedef struct ds_poller {
+    const tbt_datastore *ds;  /* NULL: none, or one that fetches nothing */
+    uint64_t next_ns;         /* next periodic poll (monotonic) */
+    uint64_t quiet_end_ns;    /* also poll when the quiet period would end */
+    uint64_t last_poll_ns;
+    unsigned polls;
+    bool last_failed;         /* an error, not "not there yet" */
+    char last[384];           /* the last poll's outcome, for the reason */
+} ds_poller;
+
+/* Fetch the trace when a poll is due and store what came: the store drops
+ * spans it holds already, so only new spans wake the wait and move the
+ * quiet period. A failed poll is retried at the next one. */
+static void ds_poll(tbt_agent *a, ds_poller *p, const uint8_t trace_id[16], uint64_t deadline)
+{
+    uint64_t now = tbt_now_mono_ns();
+    if (!p->ds || now >= deadline || (now < p->next_ns && now < p->quiet_end_ns))
+        return;
+    tbt_trace *got = NULL;
+    tbt_error e = TBT_ERROR_INIT;
+    int rc = tbt_datastore_fetch(p->ds, trace_id, deadline - now, &got, &e);
+    tbt_ingest_result ir = {0};
+    if (rc == 0 && (rc = tbt_store_ingest_trace(a->store, got, &ir, &e)) == 0)
+        snprintf(p->last, sizeof(p->last), "%s: %zu spans, %zu new", tbt_datastore_describe(p->ds),
+                 ir.accepted + ir.duplicates, ir.accepted);
+    else
+        snprintf(p->last, sizeof(p->last), "%s", e.msg ? e.msg : "failed");
+    p->last_failed = rc != 0 && rc != -ENOENT;
+    tbt_error_clear(&e);
+    p->polls++;
+    p->last_poll_ns = tbt_now_mono_ns();
+    p->next_ns = p->last_poll_ns + tbt_datastore_poll_ns(p->ds);
+    p->quiet_end_ns = UINT64_MAX;
+}
+
 /* The watched trace's own duration: earliest start to latest end. */
 static uint64_t span_extent(const tbt_trace *t, const uint8_t trace_id[16])
 {
@@ -388,6 +427,32 @@ static uint64_t span_extent(const tbt_trace *t, const uint8_t trace_id[16])
 }
 
 void tbt_agent_run(tbt_agent *a, const tbt_plan *plan, tbt_vars *vars, tbt_run_result *rr, tbt_test_result *res)
+{
+    tbt_agent_run_with(a, plan, vars, NULL, rr, res);
+}
+
+/* After the evaluation: the analyzer's verdict on the trace and the
+ * trace's view for the HTML report (bounded), in the run result's arena. */
+static void keep_view(tbt_trace *t, const tbt_agent_run_opts *ro, tbt_run_result *rr, tbt_test_result *res)
+{
+    if (!ro)
+        return;
+    if (ro->analyzer && tbt_analyzer_config_enabled(ro->analyzer)) {
+        tbt_lint_result *lr = tbt_arena_calloc(rr->arena, 1, sizeof(*lr));
+        if (tbt_analyzer_run(ro->analyzer, t, rr->arena, lr) == 0)
+            res->lint = lr;
+    }
+    if (!ro->trace_view)
+        return;
+    tbt_buf b = {0};
+    tbt_trace_view_limits lim = {.max_bytes = ro->view_max_bytes};
+    tbt_trace_view_json(t, res, &lim, &b);
+    res->trace_view = tbt_arena_strdup(rr->arena, tbt_buf_cstr(&b));
+    tbt_buf_free(&b);
+}
+
+void tbt_agent_run_with(tbt_agent *a, const tbt_plan *plan, tbt_vars *vars, const tbt_agent_run_opts *ro,
+                        tbt_run_result *rr, tbt_test_result *res)
 {
     const tbt_test_def *def = tbt_plan_def(plan);
     tbt_error err = TBT_ERROR_INIT;
@@ -443,7 +508,10 @@ void tbt_agent_run(tbt_agent *a, const tbt_plan *plan, tbt_vars *vars, tbt_run_r
     const char *why = NULL;
     char d1[48], d2[48], d3[48];
     tbt_buf reason = TBT_BUF_INIT;
+    ds_poller dsp = {.ds = tbt_datastore_fetches(a->opts.datastore) ? a->opts.datastore : NULL,
+                     .quiet_end_ns = UINT64_MAX};
     for (;;) {
+        ds_poll(a, &dsp, trace_id, deadline);
         tbt_trace_free(t);
         t = tbt_store_snapshot(a->store, w, comp.link_depth, &info);
         if (!resp.has_trace_id)
@@ -484,7 +552,13 @@ void tbt_agent_run(tbt_agent *a, const tbt_plan *plan, tbt_vars *vars, tbt_run_r
             last_timing.condition_met_ns = now;
             tbt_buf_printf(&reason, "timed out after %s waiting for trace %s: ", fmt_dur(d1, sizeof(d1), comp.timeout_ns),
                            trace_hex);
-            if (spans == 0) {
+            if (spans == 0 && dsp.ds) {
+                tbt_buf_printf(&reason, "no span of it arrived: %u poll%s of the trace backend, the last: %s", dsp.polls,
+                               dsp.polls == 1 ? "" : "s", dsp.polls ? dsp.last : "none");
+                if (a->http || a->grpc)
+                    tbt_buf_printf(&reason, "; nor on this agent's receivers (OTLP/HTTP port %u, OTLP/gRPC port %u)",
+                                   tbt_agent_http_port(a), tbt_agent_grpc_port(a));
+            } else if (spans == 0) {
                 tbt_buf_printf(&reason,
                                "no span of it arrived. Is the system instrumented, does it propagate the W3C "
                                "traceparent it received, and does it export to this agent (OTLP/HTTP port %u, "
@@ -496,6 +570,8 @@ void tbt_agent_run(tbt_agent *a, const tbt_plan *plan, tbt_vars *vars, tbt_run_r
                 tbt_buf_printf(&reason, "; the last arrived %s after the trigger, %s ago",
                                fmt_dur(d2, sizeof(d2), last - last_timing.trigger_end_ns),
                                fmt_dur(d3, sizeof(d3), now - last));
+                if (dsp.last_failed)
+                    tbt_buf_printf(&reason, "; the trace backend's last answer: %s", dsp.last);
             }
             break;
         }
@@ -503,6 +579,13 @@ void tbt_agent_run(tbt_agent *a, const tbt_plan *plan, tbt_vars *vars, tbt_run_r
             quiet_rounds++; /* a quiet period passed with selectors unmatched */
         /* sleep until the quiet period ends, a span arrives, or the deadline */
         uint64_t until = quiet ? now + comp.quiet_ns : last + comp.quiet_ns;
+        if (dsp.ds) {
+            /* poll when the quiet period ends (unless a poll came after its
+             * start): spans the backend got meanwhile must count */
+            dsp.quiet_end_ns = last + comp.quiet_ns > dsp.last_poll_ns ? last + comp.quiet_ns : UINT64_MAX;
+            if (dsp.next_ns < until)
+                until = dsp.next_ns;
+        }
         if (until > deadline)
             until = deadline;
         tbt_store_wait(a->store, w, &version, until);
@@ -542,6 +625,7 @@ void tbt_agent_run(tbt_agent *a, const tbt_plan *plan, tbt_vars *vars, tbt_run_r
         res->trace_ns = trace_ns;
         res->trace_id = tbt_arena_strdup(rr->arena, trace_hex);
         res->span_extent_ns = span_extent(t, trace_id);
+        keep_view(t, ro, rr, res);
     }
     last_timing.verdict_ns = tbt_now_mono_ns();
     goto out;

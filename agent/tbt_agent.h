@@ -35,6 +35,11 @@ typedef struct tbt_agent_opts {
     uint64_t timeout_ns;         /* default timeout (TBT_DEFAULT_TIMEOUT_NS) */
     unsigned link_depth;         /* traces linking in, default 2 hops */
     const char *save_dir;        /* write each evaluated trace there as OTLP/JSON */
+    /* A trace backend (tbt_datastore.h) polled every pollInterval while a
+     * run waits, its spans stored as if received; NULL: none. Borrowed: it
+     * must outlive the agent. With both receivers off it is the only
+     * source ("instead of"); otherwise both feed the store. */
+    const struct tbt_datastore *datastore;
 } tbt_agent_opts;
 
 /* Defaults as above. */
@@ -54,6 +59,18 @@ void tbt_agent_stop(tbt_agent *a);
  * read and receives the outputs. Never fails: a trigger or trace problem
  * is a TBT_TEST_ERROR result with the reason. */
 void tbt_agent_run(tbt_agent *a, const tbt_plan *plan, tbt_vars *vars, tbt_run_result *rr, tbt_test_result *res);
+
+/* What a run produces beyond the verdict (all off by default). */
+struct tbt_analyzer_config;
+typedef struct tbt_agent_run_opts {
+    bool trace_view;          /* res->trace_view for the HTML report */
+    size_t view_max_bytes;    /* its bound, 0: none (tbt_trace_view.h) */
+    const struct tbt_analyzer_config *analyzer; /* run the analyzer: res->lint; NULL: not */
+} tbt_agent_run_opts;
+
+/* tbt_agent_run with per-run options (ro may be NULL). */
+void tbt_agent_run_with(tbt_agent *a, const tbt_plan *plan, tbt_vars *vars, const tbt_agent_run_opts *ro,
+                        tbt_run_result *rr, tbt_test_result *res);
 
 /* What the completion wait measured for the last run on this thread (for
  * benches): when the condition was met and when the verdict was ready. */

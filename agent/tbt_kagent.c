@@ -10,8 +10,13 @@
 #include <string.h>
 #include <time.h>
 
+#include <cjson/cJSON.h>
+
+#include "tbt_analyzer.h"
 #include "tbt_config.h"
+#include "tbt_metrics_http.h"
 #include "tbt_msg.h"
+#include "tbt_trigger.h"
 
 /* One consumed record: a job to run, or a record that was not a job. */
 typedef struct slot {
@@ -22,6 +27,8 @@ typedef struct slot {
     tbt_buf result;
     int tries;
     struct slot *next;
+    uint64_t received_ns;   /* metrics: job received → result published */
+    tbt_test_status status; /* of the result */
 } slot;
 
 /* Offsets of one partition in consumption order, each done or not. */
@@ -39,12 +46,15 @@ typedef struct plan_cache {
     char *definition, *file;
     tbt_defs *defs;
     tbt_plan *plan;
+    tbt_histogram *trigger_h; /* metrics: tbt_trigger_duration_seconds{trigger} of the plan's kind */
 } plan_cache;
 
 struct tbt_kagent {
     tbt_kagent_opts o;
     tbt_agent *agent;
     char *id, *jobs_topic, *spans_topic;
+    char *log_prefix;
+    tbt_logger log;
     rd_kafka_t *producer, *consumer, *relay_consumer;
     pthread_t loop_thread, relay_thread, *workers;
     atomic_bool stopping, relay_stop;
@@ -64,6 +74,23 @@ struct tbt_kagent {
     bool paused;
 
     atomic_uint_fast64_t n_jobs, n_results, n_dead, n_expired, n_relay_out, n_relay_in, n_relay_drop;
+
+    /* /metrics (docs/metrics.md): children created at start, all NULL
+     * without a registry (updates are then no-ops) */
+    struct {
+        tbt_counter *received, *completed[4], *expired, *dead_undecodable, *dead_wrong_env;
+        tbt_counter *relay_in, *relay_out;
+        tbt_gauge *in_flight;
+        tbt_histogram *job_duration;
+        tbt_metric_family *trigger, *lag, *lag_stored;
+        tbt_receiver_metrics relay;
+        pthread_mutex_t lag_mu; /* lag: the stats callback → scrapes */
+        struct {
+            int32_t partition;
+            int64_t lag, lag_stored;
+        } *lag_v;
+        size_t n_lag;
+    } m;
 };
 
 tbt_kagent_opts tbt_kagent_default_opts(void)
@@ -73,89 +100,32 @@ tbt_kagent_opts tbt_kagent_default_opts(void)
         .heartbeat_ms = 2000,
         .grace_ms = 30000,
         .relay = true,
-        .verbosity = 1,
+        .log_level = TBT_LOG_INFO,
     };
     return o;
 }
 
-/* logfmt value: bare when it needs no quoting, else quoted with \" \\ \n */
-static void logfmt_value(tbt_buf *b, const char *v)
+void tbt_kagent_log(const tbt_kagent *k, tbt_log_level level, const char *fmt, ...)
 {
-    bool bare = *v != '\0';
-    for (const char *p = v; *p && bare; p++)
-        bare = (unsigned char)*p > ' ' && *p != '"' && *p != '=' && *p != '\\';
-    if (bare) {
-        tbt_buf_puts(b, v);
-        return;
-    }
-    tbt_buf_putc(b, '"');
-    for (const char *p = v; *p; p++) {
-        if (*p == '"' || *p == '\\')
-            tbt_buf_printf(b, "\\%c", *p);
-        else if (*p == '\n')
-            tbt_buf_puts(b, "\\n");
-        else if ((unsigned char)*p < ' ')
-            tbt_buf_printf(b, "\\x%02x", (unsigned char)*p);
-        else
-            tbt_buf_putc(b, *p);
-    }
-    tbt_buf_putc(b, '"');
-}
-
-static void klog(const tbt_kagent *k, int level, const char *fmt, ...) TBT_PRINTF(3, 4);
-
-void tbt_kagent_log(const tbt_kagent *k, int level, const char *fmt, ...)
-{
-    if (level > k->o.verbosity)
+    if (!tbt_log_enabled(&k->log, level))
         return;
     va_list ap;
     va_start(ap, fmt);
     char *msg = tbt_xvasprintf(fmt, ap);
     va_end(ap);
-    klog(k, level, "%s", msg);
+    tbt_log_write(&k->log, level, msg);
     free(msg);
 }
 
-static void klog(const tbt_kagent *k, int level, const char *fmt, ...)
+static void klog(const tbt_kagent *k, tbt_log_level level, const char *fmt, ...)
 {
-    if (level > k->o.verbosity)
+    if (!tbt_log_enabled(&k->log, level))
         return;
-    static const char *const levels[] = {"error", "info", "debug"};
-    char ts[32];
-    struct timespec now;
-    clock_gettime(CLOCK_REALTIME, &now);
-    struct tm tm;
-    gmtime_r(&now.tv_sec, &tm);
-    size_t n = strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S", &tm);
-    snprintf(ts + n, sizeof(ts) - n, ".%03ldZ", now.tv_nsec / 1000000);
     va_list ap;
     va_start(ap, fmt);
     char *msg = tbt_xvasprintf(fmt, ap);
     va_end(ap);
-    tbt_buf b = TBT_BUF_INIT;
-    const char *lv = levels[level < 0 ? 0 : level > 2 ? 2 : level];
-    if (k->o.log_format == TBT_LOG_JSON) {
-        tbt_buf_printf(&b, "{\"ts\":\"%s\",\"level\":\"%s\",\"agent\":", ts, lv);
-        tbt_buf_json_str(&b, k->id, strlen(k->id));
-        tbt_buf_puts(&b, ",\"environment\":");
-        tbt_buf_json_str(&b, k->o.environment, strlen(k->o.environment));
-        tbt_buf_puts(&b, ",\"msg\":");
-        tbt_buf_json_str(&b, msg, strlen(msg));
-        tbt_buf_puts(&b, "}\n");
-    } else if (k->o.log_format == TBT_LOG_LOGFMT) {
-        tbt_buf_printf(&b, "ts=%s level=%s agent=", ts, lv);
-        logfmt_value(&b, k->id);
-        tbt_buf_puts(&b, " environment=");
-        logfmt_value(&b, k->o.environment);
-        tbt_buf_puts(&b, " msg=");
-        logfmt_value(&b, msg);
-        tbt_buf_putc(&b, '\n');
-    } else {
-        tbt_buf_printf(&b, "%s tbt agent %s [%s]: %s\n", ts, k->id, k->o.environment, msg);
-    }
-    fwrite(b.data, 1, b.len, k->o.log);
-    fflush(k->o.log);
-    tbt_buf_free(&b);
+    tbt_log_write(&k->log, level, msg);
     free(msg);
 }
 
@@ -206,7 +176,7 @@ static void store_offset(tbt_kagent *k, int32_t partition, int64_t next)
     rd_kafka_topic_partition_list_add(l, k->jobs_topic, partition)->offset = next;
     rd_kafka_resp_err_t e = rd_kafka_offsets_store(k->consumer, l);
     if (e)
-        klog(k, 2, "offset %lld of partition %d not stored: %s", (long long)next, (int)partition,
+        klog(k, TBT_LOG_DEBUG, "offset %lld of partition %d not stored: %s", (long long)next, (int)partition,
              rd_kafka_err2str(e));
     rd_kafka_topic_partition_list_destroy(l);
 }
@@ -248,7 +218,7 @@ static int produce(tbt_kagent *k, const char *topic, const char *key, const void
         if (e != RD_KAFKA_RESP_ERR__QUEUE_FULL) {
             if (hdrs)
                 rd_kafka_headers_destroy(hdrs);
-            klog(k, 0, "cannot produce to %s: %s", topic, rd_kafka_err2str(e));
+            klog(k, TBT_LOG_ERROR, "cannot produce to %s: %s", topic, rd_kafka_err2str(e));
             return -EIO;
         }
         /* back-pressure: wait for deliveries to drain the queue */
@@ -264,7 +234,7 @@ static void produce_result(tbt_kagent *k, slot *s)
     rd_kafka_header_add(h, "tbt-run-id", -1, s->job.run_id, -1);
     /* keyed by run id: one run's results in one partition, in order */
     if (produce(k, TBT_TOPIC_RESULTS, s->job.run_id, s->result.data, s->result.len, h, s) != 0) {
-        klog(k, 0, "result of job %s lost: it will be redelivered after a restart", s->job.job_id);
+        klog(k, TBT_LOG_ERROR, "result of job %s lost: it will be redelivered after a restart", s->job.job_id);
     }
 }
 
@@ -284,23 +254,29 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaqu
     if (!s)
         return; /* heartbeats, relayed spans */
     if (m->err && !s->result.len) {
-        klog(k, 0, "dead-lettering offset %lld of partition %d failed (%s): skipped", (long long)s->offset,
+        klog(k, TBT_LOG_ERROR, "dead-lettering offset %lld of partition %d failed (%s): skipped", (long long)s->offset,
              (int)s->partition, rd_kafka_err2str(m->err));
     } else if (m->err) {
         if (++s->tries <= 5 && !atomic_load(&k->stopping)) {
-            klog(k, 0, "publishing the %s of job %s failed (%s): retrying", s->result.len ? "result" : "dead letter",
+            klog(k, TBT_LOG_WARN, "publishing the %s of job %s failed (%s): retrying", s->result.len ? "result" : "dead letter",
                  s->job.job_id ? s->job.job_id : "?", rd_kafka_err2str(m->err));
             produce_result(k, s);
             return;
         }
-        klog(k, 0, "giving up publishing for offset %lld of partition %d: the job will be redelivered",
+        klog(k, TBT_LOG_ERROR, "giving up publishing for offset %lld of partition %d: the job will be redelivered",
              (long long)s->offset, (int)s->partition);
         k->in_flight--; /* its offset stays unstored: the prefix stops here */
+        if (s->result.len)
+            tbt_gauge_add(k->m.in_flight, -1);
         slot_free(s);
         return;
     }
-    if (s->result.len)
+    if (s->result.len) {
         atomic_fetch_add(&k->n_results, 1);
+        tbt_counter_add(k->m.completed[s->status], 1);
+        tbt_histogram_observe_ns(k->m.job_duration, tbt_now_mono_ns() - s->received_ns);
+        tbt_gauge_add(k->m.in_flight, -1);
+    }
     track_done(k, s->partition, s->offset, s->gen);
     slot_free(s);
 }
@@ -349,6 +325,10 @@ static tbt_plan *plan_for(tbt_kagent *k, plan_cache *c, const tbt_job *job, tbt_
     }
     c->definition = tbt_xstrdup(job->definition);
     c->file = file ? tbt_xstrdup(file) : NULL;
+    /* the trigger's kind as a label: only registered kinds (a bounded set) */
+    const tbt_trigger_kind *kind = tbt_trigger_find(tbt_plan_def(c->plan)->trigger.type.s ? tbt_plan_def(c->plan)->trigger.type.s : "");
+    const char *tv[] = {kind ? kind->name : NULL};
+    c->trigger_h = kind && k->m.trigger ? tbt_metrics_histogram(k->m.trigger, tv) : NULL;
     return c->plan;
 }
 
@@ -362,8 +342,23 @@ static void run_job(tbt_kagent *k, plan_cache *cache, slot *s)
         tbt_vars *vars = k->o.vars ? tbt_vars_clone(k->o.vars) : tbt_vars_new();
         for (size_t i = 0; i < tbt_vars_count(s->job.vars); i++)
             tbt_vars_set(vars, tbt_vars_name_at(s->job.vars, i), tbt_vars_value_at(s->job.vars, i));
-        tbt_agent_run(k->agent, plan, vars, rr, res);
+        tbt_agent_run_opts ro = {.trace_view = s->job.want_view,
+                                 .view_max_bytes = s->job.view_max_bytes ? s->job.view_max_bytes
+                                                                         : TBT_MSG_VIEW_MAX_BYTES};
+        /* the coordinator's analyzer configuration (checked like any input) */
+        tbt_analyzer_config *an = NULL;
+        tbt_error aerr = TBT_ERROR_INIT;
+        if (s->job.analyzer &&
+            tbt_analyzer_config_from_json(s->job.analyzer, strlen(s->job.analyzer), &an, &aerr) != 0)
+            klog(k, TBT_LOG_WARN, "job %s: analyzer configuration refused, not linting: %s", s->job.job_id,
+                 aerr.msg ? aerr.msg : "?");
+        tbt_error_clear(&aerr);
+        ro.analyzer = an;
+        tbt_agent_run_with(k->agent, plan, vars, &ro, rr, res);
+        tbt_analyzer_config_free(an);
         tbt_vars_free(vars);
+        if (res->trigger_ns) /* 0: the trigger never fired */
+            tbt_histogram_observe_ns(cache->trigger_h, res->trigger_ns);
     } else {
         /* a job that parses but whose test cannot run: an error result,
          * so the coordinator learns why instead of waiting */
@@ -378,8 +373,9 @@ static void run_job(tbt_kagent *k, plan_cache *cache, slot *s)
     if (s->job.suite)
         res->suite = tbt_arena_strdup(rr->arena, s->job.suite);
     res->environment = tbt_arena_strdup(rr->arena, k->o.environment);
+    s->status = res->status <= TBT_TEST_SKIPPED ? res->status : TBT_TEST_ERROR;
     tbt_result_encode(&s->job, k->id, res, &s->result);
-    klog(k, 2, "job %s (%s) %s", s->job.job_id, res->name ? res->name : "?", tbt_test_status_name(res->status));
+    klog(k, TBT_LOG_DEBUG, "job %s (%s) %s", s->job.job_id, res->name ? res->name : "?", tbt_test_status_name(res->status));
     tbt_run_result_free(rr);
     produce_result(k, s);
 }
@@ -410,7 +406,7 @@ static void *worker_main(void *p)
 /* ---- the job loop ------------------------------------------------------------- */
 static void dead_letter(tbt_kagent *k, const rd_kafka_message_t *m, slot *s, const char *why)
 {
-    klog(k, 0, "partition %d offset %lld is not a job (%s): dead-lettered on %s", (int)m->partition,
+    klog(k, TBT_LOG_WARN, "partition %d offset %lld is not a job (%s): dead-lettered on %s", (int)m->partition,
          (long long)m->offset, why, TBT_TOPIC_DEAD);
     rd_kafka_headers_t *h = rd_kafka_headers_new(4);
     char num[32];
@@ -428,7 +424,7 @@ static void dead_letter(tbt_kagent *k, const rd_kafka_message_t *m, slot *s, con
         RD_KAFKA_V_OPAQUE(s), RD_KAFKA_V_END);
     if (e) {
         rd_kafka_headers_destroy(h);
-        klog(k, 0, "dead-lettering failed (%s): skipping the record", rd_kafka_err2str(e));
+        klog(k, TBT_LOG_WARN, "dead-lettering failed (%s): skipping the record", rd_kafka_err2str(e));
         track_done(k, s->partition, s->offset, s->gen);
         slot_free(s);
     }
@@ -443,27 +439,33 @@ static void take(tbt_kagent *k, rd_kafka_message_t *m)
     track_add(k, m->partition, m->offset);
     k->in_flight++;
     tbt_error err = TBT_ERROR_INIT;
+    s->received_ns = tbt_now_mono_ns();
     if (tbt_job_decode(m->payload ? m->payload : "", m->len, &s->job, &err) != 0) {
+        tbt_counter_add(k->m.dead_undecodable, 1);
         dead_letter(k, m, s, err.msg ? err.msg : "not a job message");
         tbt_error_clear(&err);
         return;
     }
     atomic_fetch_add(&k->n_jobs, 1);
+    tbt_counter_add(k->m.received, 1);
     if (s->job.environment[0] && strcmp(s->job.environment, k->o.environment) != 0) {
+        tbt_counter_add(k->m.dead_wrong_env, 1);
         dead_letter(k, m, s, "the job is for another environment");
         return;
     }
     if (s->job.deadline_unix_ms > 0 && tbt_now_unix_ms() > s->job.deadline_unix_ms) {
         /* the coordinator stopped waiting: running it would only load
          * the system under test */
-        klog(k, 1, "job %s of run %s is past its deadline: skipped", s->job.job_id, s->job.run_id);
+        klog(k, TBT_LOG_WARN, "job %s of run %s is past its deadline: skipped", s->job.job_id, s->job.run_id);
         atomic_fetch_add(&k->n_expired, 1);
+        tbt_counter_add(k->m.expired, 1);
         track_done(k, s->partition, s->offset, s->gen);
         slot_free(s);
         return;
     }
-    klog(k, 2, "job %s of run %s (partition %d offset %lld, attempt %d)", s->job.job_id, s->job.run_id,
+    klog(k, TBT_LOG_DEBUG, "job %s of run %s (partition %d offset %lld, attempt %d)", s->job.job_id, s->job.run_id,
          (int)m->partition, (long long)m->offset, s->job.attempt);
+    tbt_gauge_add(k->m.in_flight, 1);
     pthread_mutex_lock(&k->mu);
     if (k->qtail)
         k->qtail->next = s;
@@ -494,12 +496,12 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t e, rd_kafka_topic_p
 {
     tbt_kagent *k = opaque;
     if (e == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
-        klog(k, 1, "assigned %d partition%s of %s", parts->cnt, parts->cnt == 1 ? "" : "s", k->jobs_topic);
+        klog(k, TBT_LOG_INFO, "assigned %d partition%s of %s", parts->cnt, parts->cnt == 1 ? "" : "s", k->jobs_topic);
         tracks_reset(k);
         rd_kafka_assign(rk, parts);
         k->paused = false;
     } else {
-        klog(k, 1, "partitions revoked (%d)", parts ? parts->cnt : 0);
+        klog(k, TBT_LOG_INFO, "partitions revoked (%d)", parts ? parts->cnt : 0);
         /* commit what is stored before the partitions move on */
         rd_kafka_commit(rk, NULL, 0);
         tracks_reset(k);
@@ -539,7 +541,7 @@ static void *loop_main(void *p)
             if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR)
                 take(k, m);
             else if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
-                klog(k, 0, "consuming %s: %s", k->jobs_topic, rd_kafka_message_errstr(m));
+                klog(k, TBT_LOG_ERROR, "consuming %s: %s", k->jobs_topic, rd_kafka_message_errstr(m));
             rd_kafka_message_destroy(m);
         }
         rd_kafka_poll(k->producer, 0);
@@ -564,7 +566,7 @@ static void *loop_main(void *p)
     set_paused(k, true);
     int64_t until = tbt_now_unix_ms() + k->o.grace_ms;
     if (k->in_flight)
-        klog(k, 1, "stopping: finishing %zu job%s (grace %u ms)", k->in_flight, k->in_flight == 1 ? "" : "s",
+        klog(k, TBT_LOG_INFO, "stopping: finishing %zu job%s (grace %u ms)", k->in_flight, k->in_flight == 1 ? "" : "s",
              k->o.grace_ms);
     while (k->in_flight && tbt_now_unix_ms() < until) {
         rd_kafka_message_t *m = rd_kafka_consumer_poll(k->consumer, 0);
@@ -573,7 +575,7 @@ static void *loop_main(void *p)
         rd_kafka_poll(k->producer, 20);
     }
     if (k->in_flight) {
-        klog(k, 0, "stopping: %zu job%s still running after the grace period: handed back to the group",
+        klog(k, TBT_LOG_WARN, "stopping: %zu job%s still running after the grace period: handed back to the group",
              k->in_flight, k->in_flight == 1 ? "" : "s");
         tracks_reset(k); /* their offsets will not be stored */
     }
@@ -592,8 +594,10 @@ static void relay_out(void *ud, tbt_otlp_format fmt, const uint8_t *buf, size_t 
     rd_kafka_header_add(h, "tbt-format", -1, fmt == TBT_OTLP_JSON ? "json" : "protobuf", -1);
     rd_kafka_header_add(h, "tbt-trace-ids", -1, ids, (ssize_t)(16 * n));
     rd_kafka_header_add(h, "tbt-agent", -1, k->id, -1);
-    if (produce(k, k->spans_topic, key, buf, len, h, NULL) == 0)
+    if (produce(k, k->spans_topic, key, buf, len, h, NULL) == 0) {
         atomic_fetch_add(&k->n_relay_out, 1);
+        tbt_counter_add(k->m.relay_out, 1);
+    }
 }
 
 static void relay_in(tbt_kagent *k, const rd_kafka_message_t *m)
@@ -619,11 +623,18 @@ static void relay_in(tbt_kagent *k, const rd_kafka_message_t *m)
         fmt = TBT_OTLP_JSON;
     tbt_ingest_result ir;
     tbt_error err = TBT_ERROR_INIT;
-    if (tbt_store_ingest_relayed(tbt_agent_store(k->agent), fmt, m->payload, m->len, &ir, &err) == 0) {
+    int irc = tbt_store_ingest_relayed(tbt_agent_store(k->agent), fmt, m->payload, m->len, &ir, &err);
+    if (irc == 0) {
         atomic_fetch_add(&k->n_relay_in, 1);
+        tbt_counter_add(k->m.relay_in, 1);
+        tbt_counter_add(k->m.relay.spans, ir.accepted);
+        if (ir.rejected)
+            tbt_counter_add(k->m.relay.spans_partial, ir.rejected);
     } else {
         atomic_fetch_add(&k->n_relay_drop, 1);
-        klog(k, 1, "relayed spans dropped: %s", err.msg ? err.msg : "?");
+        tbt_counter_add(irc == -EBUSY ? k->m.relay.full : irc == -E2BIG ? k->m.relay.too_large : k->m.relay.malformed,
+                        1);
+        klog(k, TBT_LOG_WARN, "relayed spans dropped: %s", err.msg ? err.msg : "?");
     }
     tbt_error_clear(&err);
 }
@@ -638,7 +649,7 @@ static void *relay_main(void *p)
         if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR)
             relay_in(k, m);
         else if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
-            klog(k, 1, "consuming %s: %s", k->spans_topic, rd_kafka_message_errstr(m));
+            klog(k, TBT_LOG_INFO, "consuming %s: %s", k->spans_topic, rd_kafka_message_errstr(m));
         rd_kafka_message_destroy(m);
     }
     return NULL;
@@ -685,6 +696,163 @@ static int relay_start(tbt_kagent *k, tbt_error *err)
     return 0;
 }
 
+/* ---- metrics (docs/metrics.md) ------------------------------------------------------ */
+/* Kafka lag from librdkafka's statistics (statistics.interval.ms): per
+ * partition of the jobs topic, consumer_lag (high watermark − the consumed
+ * position) and consumer_lag_stored (− the stored offset: jobs not yet
+ * finished). Served on the job loop's thread by rd_kafka_consumer_poll. */
+static int on_stats(rd_kafka_t *rk, char *json, size_t len, void *opaque)
+{
+    (void)rk;
+    tbt_kagent *k = opaque;
+    cJSON *j = cJSON_ParseWithLength(json, len);
+    const cJSON *topics = cJSON_GetObjectItemCaseSensitive(j, "topics");
+    const cJSON *t = cJSON_GetObjectItemCaseSensitive(topics, k->jobs_topic);
+    const cJSON *parts = cJSON_GetObjectItemCaseSensitive(t, "partitions");
+    pthread_mutex_lock(&k->m.lag_mu);
+    k->m.n_lag = 0;
+    const cJSON *p;
+    cJSON_ArrayForEach(p, parts)
+    {
+        const cJSON *id = cJSON_GetObjectItemCaseSensitive(p, "partition");
+        const cJSON *lag = cJSON_GetObjectItemCaseSensitive(p, "consumer_lag");
+        const cJSON *lag_stored = cJSON_GetObjectItemCaseSensitive(p, "consumer_lag_stored");
+        const cJSON *desired = cJSON_GetObjectItemCaseSensitive(p, "desired");
+        /* -1: the internal UA partition; not desired: not assigned here;
+         * lag -1: not known yet */
+        if (!cJSON_IsNumber(id) || id->valuedouble < 0 || !cJSON_IsTrue(desired) || !cJSON_IsNumber(lag) ||
+            lag->valuedouble < 0 || k->m.n_lag >= 4096)
+            continue;
+        k->m.lag_v = tbt_xrealloc(k->m.lag_v, (k->m.n_lag + 1) * sizeof(*k->m.lag_v));
+        k->m.lag_v[k->m.n_lag].partition = (int32_t)id->valuedouble;
+        k->m.lag_v[k->m.n_lag].lag = (int64_t)lag->valuedouble;
+        k->m.lag_v[k->m.n_lag].lag_stored =
+            cJSON_IsNumber(lag_stored) ? (int64_t)lag_stored->valuedouble : -1;
+        k->m.n_lag++;
+    }
+    pthread_mutex_unlock(&k->m.lag_mu);
+    cJSON_Delete(j);
+    return 0; /* librdkafka frees json */
+}
+
+static void lag_emit(tbt_kagent *k, tbt_metric_sink *sink, bool stored)
+{
+    pthread_mutex_lock(&k->m.lag_mu);
+    for (size_t i = 0; i < k->m.n_lag; i++) {
+        char part[16];
+        snprintf(part, sizeof(part), "%d", (int)k->m.lag_v[i].partition);
+        const char *v[] = {k->jobs_topic, part};
+        int64_t lag = stored ? k->m.lag_v[i].lag_stored : k->m.lag_v[i].lag;
+        if (lag >= 0)
+            tbt_metric_sink_add(sink, v, (double)lag);
+    }
+    pthread_mutex_unlock(&k->m.lag_mu);
+}
+
+static void lag_collect(void *ud, tbt_metric_sink *sink)
+{
+    lag_emit(ud, sink, false);
+}
+
+static void lag_stored_collect(void *ud, tbt_metric_sink *sink)
+{
+    lag_emit(ud, sink, true);
+}
+
+/* The job consumer reports statistics every second unless the user set
+ * statistics.interval.ms (0 turns the lag off). */
+static void metrics_stats_conf(tbt_kagent *k, rd_kafka_conf_t *conf)
+{
+    bool user_set = false;
+    for (size_t i = 0; k->o.conf && i + 1 < k->o.conf->n; i += 2)
+        user_set |= strcmp(k->o.conf->kv[i], "statistics.interval.ms") == 0;
+    char errstr[256];
+    if (!user_set)
+        rd_kafka_conf_set(conf, "statistics.interval.ms", "1000", errstr, sizeof(errstr));
+    rd_kafka_conf_set_stats_cb(conf, on_stats);
+}
+
+static void metrics_init(tbt_kagent *k)
+{
+    pthread_mutex_init(&k->m.lag_mu, NULL);
+    tbt_metrics *m = k->o.metrics;
+    if (!m)
+        return;
+    static const char *const l_env[] = {"environment", NULL};
+    static const char *const l_env_status[] = {"environment", "status", NULL};
+    static const char *const l_reason[] = {"reason", NULL};
+    static const char *const l_trigger[] = {"trigger", NULL};
+    static const char *const l_dir[] = {"direction", NULL};
+    static const char *const l_lag[] = {"topic", "partition", NULL};
+    static const char *const statuses[] = {"passed", "failed", "error", "skipped"};
+    const char *env[] = {k->o.environment, NULL};
+    k->m.received = tbt_metrics_counter(
+        tbt_metrics_family(m, TBT_METRIC_COUNTER, "tbt_agent_jobs_received_total",
+                           "Job records taken from the environment's jobs topic that decode as jobs.", l_env, NULL, 0),
+        env);
+    tbt_metric_family *f = tbt_metrics_family(
+        m, TBT_METRIC_COUNTER, "tbt_agent_jobs_completed_total",
+        "Jobs whose result Kafka acknowledged, by the test's status.", l_env_status, NULL, 0);
+    for (int i = 0; i < 4; i++) {
+        env[1] = statuses[i];
+        k->m.completed[i] = tbt_metrics_counter(f, env);
+    }
+    k->m.expired = tbt_metrics_counter(
+        tbt_metrics_family(m, TBT_METRIC_COUNTER, "tbt_agent_jobs_expired_total",
+                           "Jobs skipped because they were past their deadline when taken (no result is published).",
+                           l_env, NULL, 0),
+        env);
+    k->m.in_flight = tbt_metrics_gauge(
+        tbt_metrics_family(m, TBT_METRIC_GAUGE, "tbt_agent_jobs_in_flight",
+                           "Jobs taken and not yet finished: queued for a worker, running, or publishing the result.",
+                           NULL, NULL, 0),
+        NULL);
+    f = tbt_metrics_family(m, TBT_METRIC_COUNTER, "tbt_agent_dead_letters_total",
+                           "Records of the jobs topic dead-lettered on tbt.dead-letter: undecodable (not a job "
+                           "message), wrong_environment (a job for another environment).",
+                           l_reason, NULL, 0);
+    const char *r[] = {"undecodable"};
+    k->m.dead_undecodable = tbt_metrics_counter(f, r);
+    r[0] = "wrong_environment";
+    k->m.dead_wrong_env = tbt_metrics_counter(f, r);
+    k->m.trigger = tbt_metrics_family(m, TBT_METRIC_HISTOGRAM, "tbt_trigger_duration_seconds",
+                                      "Wall time of firing a job's trigger (the call to the system under test), by "
+                                      "trigger kind.",
+                                      l_trigger, NULL, 0);
+    k->m.job_duration = tbt_metrics_histogram(
+        tbt_metrics_family(m, TBT_METRIC_HISTOGRAM, "tbt_job_duration_seconds",
+                           "From taking a job off Kafka to Kafka acknowledging its result.", NULL, NULL, 0),
+        NULL);
+    f = tbt_metrics_family(m, TBT_METRIC_COUNTER, "tbt_relay_batches_total",
+                           "OTLP requests relayed over tbt.spans.<environment>: out = produced for other agents, in "
+                           "= taken from other agents for a trace watched here.",
+                           l_dir, NULL, 0);
+    const char *d[] = {"in"};
+    k->m.relay_in = tbt_metrics_counter(f, d);
+    d[0] = "out";
+    k->m.relay_out = tbt_metrics_counter(f, d);
+    tbt_receiver_metrics_init(&k->m.relay, m, "relay");
+    k->m.lag = tbt_metrics_family(m, TBT_METRIC_GAUGE, "tbt_kafka_consumer_lag",
+                                  "Jobs-topic records not yet consumed (librdkafka consumer_lag: high watermark minus "
+                                  "the consumed position), per assigned partition.",
+                                  l_lag, NULL, 0);
+    k->m.lag_stored = tbt_metrics_family(m, TBT_METRIC_GAUGE, "tbt_kafka_consumer_lag_stored",
+                                         "Jobs-topic records whose jobs are not finished (librdkafka "
+                                         "consumer_lag_stored: high watermark minus the stored offset).",
+                                         l_lag, NULL, 0);
+    tbt_metrics_collector_add(k->m.lag, lag_collect, k);
+    tbt_metrics_collector_add(k->m.lag_stored, lag_stored_collect, k);
+}
+
+/* After the consumer is gone (no more statistics); before k is freed. */
+static void metrics_fini(tbt_kagent *k)
+{
+    tbt_metrics_collector_remove(k->m.lag, lag_collect, k);
+    tbt_metrics_collector_remove(k->m.lag_stored, lag_stored_collect, k);
+    free(k->m.lag_v);
+    pthread_mutex_destroy(&k->m.lag_mu);
+}
+
 /* ---- start / stop ---------------------------------------------------------------- */
 static void on_error(rd_kafka_t *rk, int code, const char *reason, void *opaque)
 {
@@ -714,6 +882,8 @@ static rd_kafka_t *client(tbt_kagent *k, rd_kafka_type_t type, const char *const
     rd_kafka_conf_set_error_cb(conf, on_error);
     rd_kafka_conf_set_log_cb(conf, on_log);
     rd_kafka_conf_set_opaque(conf, k);
+    if (type == RD_KAFKA_CONSUMER && k->o.metrics)
+        metrics_stats_conf(k, conf);
     char errstr[512];
     rd_kafka_t *rk = rd_kafka_new(type, conf, errstr, sizeof(errstr));
     if (!rk) {
@@ -738,10 +908,19 @@ int tbt_kagent_start(tbt_agent *a, const tbt_kagent_opts *o, tbt_kagent **out, t
         k->o.log = stderr;
     k->agent = a;
     k->id = o->agent_id ? tbt_xstrdup(o->agent_id) : tbt_kafka_agent_id();
+    k->log_prefix = tbt_xasprintf("tbt agent %s [%s]", k->id, o->environment);
+    k->log = (tbt_logger){.f = k->o.log,
+                          .format = o->log_format,
+                          .level = o->log_level,
+                          .prefix = k->log_prefix,
+                          .keys = {"agent", "environment"},
+                          .values = {k->id, k->o.environment},
+                          .n_fields = 2};
     k->jobs_topic = tbt_topic_jobs(o->environment);
     k->spans_topic = tbt_topic_spans(o->environment);
     pthread_mutex_init(&k->mu, NULL);
     pthread_cond_init(&k->cv, NULL);
+    metrics_init(k);
     int rc = 0;
 
     static const char *const pdefaults[] = {
@@ -797,7 +976,7 @@ int tbt_kagent_start(tbt_agent *a, const tbt_kagent_opts *o, tbt_kagent **out, t
     for (unsigned i = 0; i < k->o.concurrency; i++)
         pthread_create(&k->workers[i], NULL, worker_main, k);
     pthread_create(&k->loop_thread, NULL, loop_main, k);
-    klog(k, 1, "taking jobs from %s in group %s (concurrency %u); OTLP on http :%u, grpc :%u", k->jobs_topic,
+    klog(k, TBT_LOG_INFO, "taking jobs from %s in group %s (concurrency %u); OTLP on http :%u, grpc :%u", k->jobs_topic,
          group, k->o.concurrency, tbt_agent_http_port(a), tbt_agent_grpc_port(a));
     *out = k;
     return 0;
@@ -813,8 +992,10 @@ fail:
     if (k->producer)
         rd_kafka_destroy(k->producer);
     free(k->id);
+    free(k->log_prefix);
     free(k->jobs_topic);
     free(k->spans_topic);
+    metrics_fini(k);
     pthread_mutex_destroy(&k->mu);
     pthread_cond_destroy(&k->cv);
     free(k);
@@ -837,6 +1018,7 @@ void tbt_kagent_stop(tbt_kagent *k)
     while (k->qhead) {
         slot *s = k->qhead;
         k->qhead = s->next;
+        tbt_gauge_add(k->m.in_flight, -1);
         slot_free(s);
     }
     k->qtail = NULL;
@@ -858,10 +1040,12 @@ void tbt_kagent_stop(tbt_kagent *k)
     tracks_reset(k);
     free(k->tracks);
     free(k->workers);
-    klog(k, 1, "stopped");
+    klog(k, TBT_LOG_INFO, "stopped");
     free(k->id);
+    free(k->log_prefix);
     free(k->jobs_topic);
     free(k->spans_topic);
+    metrics_fini(k);
     pthread_mutex_destroy(&k->mu);
     pthread_cond_destroy(&k->cv);
     free(k);

@@ -26,8 +26,9 @@
 
 #include "tbt_agent.h"
 #include "tbt_kafka.h"
+#include "tbt_metrics.h"
+#include "tbt_log.h"
 
-typedef enum tbt_log_format { TBT_LOG_TEXT, TBT_LOG_LOGFMT, TBT_LOG_JSON } tbt_log_format;
 
 typedef struct tbt_kagent_opts {
     const char *brokers;
@@ -43,8 +44,10 @@ typedef struct tbt_kagent_opts {
                             * jobs topic directly instead of joining the group (no rebalance wait);
                             * offsets are committed to the group all the same */
     const tbt_vars *vars;  /* this environment's variables (e.g. its URLs); a job's variables win */
-    int verbosity;         /* 0 errors, 1 + lifecycle (default), 2 + every job */
+    tbt_log_level log_level; /* info (default): lifecycle; debug: every job; warn, error: less */
     FILE *log;             /* default stderr */
+    tbt_metrics *metrics;  /* /metrics registry (NULL: none): jobs, trigger and job durations, relay,
+                            * Kafka lag (docs/metrics.md); it must outlive the agent */
     tbt_log_format log_format; /* text (default), logfmt or JSON lines: ts, level, agent, environment, msg.
                                 * Kafka settings (passwords) are never logged. */
 } tbt_kagent_opts;
@@ -65,8 +68,8 @@ int tbt_kagent_start(tbt_agent *a, const tbt_kagent_opts *o, tbt_kagent **out, t
 void tbt_kagent_stop(tbt_kagent *k);
 
 const char *tbt_kagent_id(const tbt_kagent *k);
-/* A line in the agent's log, in its format (level 0 error, 1 info, 2 debug). */
-void tbt_kagent_log(const tbt_kagent *k, int level, const char *fmt, ...) TBT_PRINTF(3, 4);
+/* A line in the agent's log, in its format (fields agent, environment). */
+void tbt_kagent_log(const tbt_kagent *k, tbt_log_level level, const char *fmt, ...) TBT_PRINTF(3, 4);
 
 typedef struct tbt_kagent_stats {
     uint64_t jobs, results, dead_lettered, expired, relayed_out, relayed_in, relay_dropped;

@@ -21,11 +21,22 @@
 
 #include "tbt_store.h"
 
+/* Where a receiver counts for /metrics (tbt_receiver_metrics_init in
+ * tbt_metrics_http.h fills it; NULL members count nothing): one relaxed
+ * atomic add per request, not per span. */
+struct tbt_counter;
+typedef struct tbt_receiver_metrics {
+    struct tbt_counter *spans;         /* spans stored */
+    struct tbt_counter *spans_partial; /* spans refused in an accepted request (partial success) */
+    struct tbt_counter *full, *malformed, *too_large, *unsupported; /* requests refused whole */
+} tbt_receiver_metrics;
+
 typedef struct tbt_receiver_opts {
     const char *bind_addr;   /* default "127.0.0.1" */
     uint16_t port;           /* 0 picks a free port (see *_port()) */
     size_t max_body_bytes;   /* after decompression; default 16 MiB */
     unsigned threads;        /* HTTP worker threads; default 2 */
+    const tbt_receiver_metrics *metrics; /* NULL: none; must outlive the receiver */
 } tbt_receiver_opts;
 
 typedef struct tbt_receiver_stats {

@@ -29,6 +29,7 @@
 #include "tbt_receiver.h"
 
 #include "tbt_gzip.h"
+#include "tbt_metrics.h"
 
 #include <errno.h>
 #include <netdb.h>
@@ -134,6 +135,7 @@ struct tbt_grpc_receiver {
     nghttp2_session_callbacks *cbs;
     nghttp2_option *opt;
     tbt_receiver_stats stats; /* atomic fields */
+    tbt_receiver_metrics m;   /* /metrics (all NULL: none) */
 };
 
 #define STAT_ADD(r, field, n) __atomic_fetch_add(&(r)->stats.field, (uint64_t)(n), __ATOMIC_RELAXED)
@@ -327,15 +329,19 @@ static void stream_fail(grpc_stream *s, int http_status, int grpc_status, const 
     case GRPC_INVALID_ARGUMENT:
     case GRPC_INTERNAL:
         STAT_ADD(r, bad_request, 1);
+        tbt_counter_add(r->m.malformed, 1);
         break;
     case GRPC_RESOURCE_EXHAUSTED:
         STAT_ADD(r, too_large, 1);
+        tbt_counter_add(r->m.too_large, 1);
         break;
     case GRPC_UNAVAILABLE:
         STAT_ADD(r, busy, 1);
+        tbt_counter_add(r->m.full, 1);
         break;
     default:
         STAT_ADD(r, unsupported, 1);
+        tbt_counter_add(r->m.unsupported, 1);
         break;
     }
     if (stream_over_bound(s))
@@ -373,7 +379,9 @@ static void stream_succeed(grpc_stream *s, const tbt_ingest_result *res)
     stream_drop_body(s);
 
     tbt_buf msg = TBT_BUF_INIT;
+    tbt_counter_add(r->m.spans, res->accepted);
     if (res->rejected > 0) {
+        tbt_counter_add(r->m.spans_partial, res->rejected);
         tbt_buf ps = TBT_BUF_INIT;
         pb_varint(&ps, 1 << 3 | 0);
         pb_varint(&ps, (uint64_t)res->rejected);
@@ -993,6 +1001,8 @@ int tbt_grpc_receiver_start(tbt_store *s, const tbt_receiver_opts *o, tbt_grpc_r
 {
     tbt_grpc_receiver *r = tbt_xcalloc(1, sizeof(*r));
     r->store = s;
+    if (o && o->metrics)
+        r->m = *o->metrics;
     r->listen_fd = r->wake_fd = -1;
     r->max_body = o && o->max_body_bytes ? o->max_body_bytes : TBT_GRPC_DEFAULT_MAX_BODY;
     if (r->max_body > UINT32_MAX)

@@ -26,6 +26,7 @@
 #include "tbt_receiver.h"
 
 #include "tbt_gzip.h"
+#include "tbt_metrics.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -86,6 +87,7 @@ struct tbt_http_receiver {
     struct {
         _Atomic uint64_t requests, ok, partial, bad_request, too_large, busy, unsupported, bytes_in;
     } st;
+    tbt_receiver_metrics m; /* /metrics (all NULL: none) */
 };
 
 /* One request (MHD's con_cls). Freed by on_completed. */
@@ -219,12 +221,12 @@ static enum MHD_Result send_reply(struct MHD_Connection *c, unsigned status, htt
 static void count_status(tbt_http_receiver *r, unsigned status)
 {
     switch (status) {
-    case MHD_HTTP_BAD_REQUEST: count(&r->st.bad_request, 1); break;
-    case MHD_HTTP_CONTENT_TOO_LARGE: count(&r->st.too_large, 1); break;
-    case MHD_HTTP_SERVICE_UNAVAILABLE: count(&r->st.busy, 1); break;
+    case MHD_HTTP_BAD_REQUEST: count(&r->st.bad_request, 1); tbt_counter_add(r->m.malformed, 1); break;
+    case MHD_HTTP_CONTENT_TOO_LARGE: count(&r->st.too_large, 1); tbt_counter_add(r->m.too_large, 1); break;
+    case MHD_HTTP_SERVICE_UNAVAILABLE: count(&r->st.busy, 1); tbt_counter_add(r->m.full, 1); break;
     case MHD_HTTP_NOT_FOUND:
     case MHD_HTTP_METHOD_NOT_ALLOWED:
-    case MHD_HTTP_UNSUPPORTED_MEDIA_TYPE: count(&r->st.unsupported, 1); break;
+    case MHD_HTTP_UNSUPPORTED_MEDIA_TYPE: count(&r->st.unsupported, 1); tbt_counter_add(r->m.unsupported, 1); break;
     default: break;
     }
 }
@@ -461,7 +463,9 @@ static enum MHD_Result req_finish(tbt_http_receiver *r, http_req *q, struct MHD_
     if (rc == 0) {
         tbt_buf body = TBT_BUF_INIT;
         char *m = NULL;
+        tbt_counter_add(r->m.spans, res.accepted);
         if (res.rejected > 0) {
+            tbt_counter_add(r->m.spans_partial, res.rejected);
             m = res.reason[0] ? clean_message(res.reason)
                               : tbt_xasprintf("%zu spans rejected", res.rejected);
             count(&r->st.partial, 1);
@@ -571,6 +575,8 @@ int tbt_http_receiver_start(tbt_store *s, const tbt_receiver_opts *o, tbt_http_r
 
     tbt_http_receiver *r = tbt_xcalloc(1, sizeof(*r));
     r->store = s;
+    if (o && o->metrics)
+        r->m = *o->metrics;
     r->max_body = max_body;
     r->inflight_max = max_body <= SIZE_MAX / HTTP_INFLIGHT_FACTOR ? max_body * HTTP_INFLIGHT_FACTOR : SIZE_MAX;
     errno = 0;

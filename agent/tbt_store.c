@@ -328,6 +328,9 @@ static void relay_note(uint8_t **ids, size_t *n, size_t *cap, const uint8_t id[1
     memcpy(*ids + 16 * (*n)++, id, 16);
 }
 
+static int store_batch(tbt_store *s, tbt_trace *t, tbt_otlp_format fmt, const uint8_t *buf, size_t len,
+                       bool may_relay, tbt_ingest_result *res, tbt_error *err);
+
 static int ingest(tbt_store *s, tbt_otlp_format fmt, const uint8_t *buf, size_t len, bool may_relay,
                   tbt_ingest_result *res, tbt_error *err)
 {
@@ -348,6 +351,14 @@ static int ingest(tbt_store *s, tbt_otlp_format fmt, const uint8_t *buf, size_t 
     if (st.reject_reason)
         snprintf(res->reason, sizeof(res->reason), "%s", st.reject_reason);
     tbt_otlp_stats_clear(&st);
+    return store_batch(s, t, fmt, buf, len, may_relay, res, err);
+}
+
+/* Store the decoded (not finalized) trace t as one batch; takes t. buf is
+ * the request for the relay (NULL: nothing to relay). */
+static int store_batch(tbt_store *s, tbt_trace *t, tbt_otlp_format fmt, const uint8_t *buf, size_t len,
+                       bool may_relay, tbt_ingest_result *res, tbt_error *err)
+{
     size_t n = tbt_trace_span_count(t);
     batch *bt = tbt_xcalloc(1, sizeof(*bt));
     bt->t = t;
@@ -442,6 +453,12 @@ int tbt_store_ingest(tbt_store *s, tbt_otlp_format fmt, const uint8_t *buf, size
                      tbt_error *err)
 {
     return ingest(s, fmt, buf, len, true, res, err);
+}
+
+int tbt_store_ingest_trace(tbt_store *s, tbt_trace *t, tbt_ingest_result *res, tbt_error *err)
+{
+    memset(res, 0, sizeof(*res));
+    return store_batch(s, t, TBT_OTLP_PROTOBUF, NULL, 0, false, res, err);
 }
 
 int tbt_store_ingest_relayed(tbt_store *s, tbt_otlp_format fmt, const uint8_t *buf, size_t len,

@@ -60,6 +60,13 @@ typedef struct tbt_ingest_result {
 int tbt_store_ingest(tbt_store *s, tbt_otlp_format fmt, const uint8_t *buf, size_t len, tbt_ingest_result *res,
                      tbt_error *err);
 
+/* Store the spans of an already-decoded trace (t not finalized; its spans
+ * have non-zero ids), as tbt_store_ingest stores a request: duplicates of
+ * stored spans are dropped, so polling a trace backend again adds only the
+ * new spans. Takes t, also on error. Never relayed. Returns as
+ * tbt_store_ingest (-EBUSY when the store is full). */
+int tbt_store_ingest_trace(tbt_store *s, tbt_trace *t, tbt_ingest_result *res, tbt_error *err);
+
 /* The span relay (docs/distributed.md): when set, fn is called after a
  * request was stored that holds spans of traces nobody here watches, with
  * the request as received (decompressed) and the ids (16 bytes each) of

@@ -86,7 +86,7 @@ int main(int argc, char **argv)
     ko.conf = &kc;
     ko.concurrency = workers;
     ko.solo = true;
-    ko.verbosity = 0;
+    ko.log_level = TBT_LOG_ERROR;
     ko.relay = false;
     tbt_kagent *k = NULL;
     if (tbt_kagent_start(agent, &ko, &k, &err)) {

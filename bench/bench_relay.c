@@ -39,7 +39,7 @@ static void start_side(side *s, const char *bootstrap, tbt_kconf *kc, const char
     ko.environment = "relay";
     ko.conf = kc;
     ko.solo = true; /* no jobs are sent: the group does not matter here */
-    ko.verbosity = 0;
+    ko.log_level = TBT_LOG_ERROR;
     ko.agent_id = id;
     if (tbt_kagent_start(s->agent, &ko, &s->k, &err)) {
         fprintf(stderr, "%s\n", err.msg);

@@ -2,8 +2,10 @@
 #include "tbt_cli.h"
 
 #include "tbt_agent.h"
+#include "tbt_analyzer.h"
 #include "tbt_commands.h"
 #include "tbt_report.h"
+#include "tbt_report_html.h"
 #include "tbt_runner.h"
 
 #include <dirent.h>
@@ -258,6 +260,20 @@ int tbt_common_opt(tbt_common_opts *o, const char *prog, int id, const char *arg
     case TBT_O_VERBOSE:
         o->verbose = true;
         return 0;
+    case TBT_O_REPORT:
+        o->report = arg;
+        return 0;
+    case TBT_O_GATES: {
+        unsigned g;
+        tbt_error err = TBT_ERROR_INIT;
+        if (tbt_gates_parse(arg, &g, &err) != 0) {
+            fprintf(stderr, "%s: --required-gates: %s\n", prog, err.msg);
+            tbt_error_clear(&err);
+            return -1;
+        }
+        o->gates = arg;
+        return 0;
+    }
     default:
         return -1;
     }
@@ -294,6 +310,7 @@ int tbt_common_exec_with(const tbt_common_opts *o, tbt_exec_fn fn, void *ud)
     tbt_defs *defs = tbt_defs_new();
     tbt_vars *vars = tbt_vars_new();
     tbt_run_result *rr = tbt_run_result_new();
+    tbt_analyzer_config *analyzer = NULL;
     char **files = NULL;
     size_t n_files = 0;
     int rc;
@@ -329,7 +346,26 @@ int tbt_common_exec_with(const tbt_common_opts *o, tbt_exec_fn fn, void *ud)
         tbt_vars_set(vars, name, eq + 1);
         free(name);
     }
-    rc = fn(ud, defs, files, n_files, vars, rr, &errs, &err);
+    /* the analyzer runs when an Analyzer resource asks for it or a gate
+     * needs its verdict */
+    const tbt_resource_ref *an_ref = NULL, *runner_ref = NULL;
+    tbt_exec_env env = {0};
+    if ((rc = tbt_analyzer_find_resources(defs, &an_ref, &runner_ref, &err)) != 0 ||
+        (rc = tbt_analyzer_config_from_defs(defs, &analyzer, &env.gates, &err)) != 0 ||
+        (o->gates && (rc = tbt_gates_parse(o->gates, &env.gates, &err)) != 0)) {
+        tbt_cli_print_error(&err);
+        goto out;
+    }
+    bool analyzer_gates = env.gates & (TBT_GATE_ANALYZER_SCORE | TBT_GATE_ANALYZER_RULES);
+    if (analyzer_gates && !tbt_analyzer_config_enabled(analyzer)) {
+        fprintf(stderr, "tbt: the required gates include the analyzer, but the Analyzer resource (%s) disables it\n",
+                an_ref ? an_ref->file : "?");
+        goto out;
+    }
+    if ((an_ref || analyzer_gates) && tbt_analyzer_config_enabled(analyzer))
+        env.analyzer = analyzer;
+    rr->required_gates = env.gates == TBT_GATES_DEFAULT ? 0 : env.gates;
+    rc = fn(ud, &env, defs, files, n_files, vars, rr, &errs, &err);
     if (rc > 0) { /* the runner reported on its own (campaigns) */
         code = rc == TBT_EXEC_OK ? TBT_EXIT_OK : rc;
         goto out;
@@ -356,16 +392,19 @@ out:
     tbt_error_clear(&err);
     tbt_error_list_clear(&errs);
     tbt_run_result_free(rr);
+    tbt_analyzer_config_free(analyzer);
     tbt_vars_free(vars);
     tbt_defs_free(defs);
     return code;
 }
 
-static int run_source(void *ud, tbt_defs *defs, char **files, size_t n_files, const tbt_vars *vars,
-                      tbt_run_result *rr, tbt_error_list *errs, tbt_error *err)
+static int run_source(void *ud, const tbt_exec_env *env, tbt_defs *defs, char **files, size_t n_files,
+                      const tbt_vars *vars, tbt_run_result *rr, tbt_error_list *errs, tbt_error *err)
 {
     (void)err;
-    return tbt_runner_run(defs, files, n_files, vars, ud, rr, errs);
+    tbt_trace_source src = *(const tbt_trace_source *)ud;
+    src.analyzer = env->analyzer;
+    return tbt_runner_run(defs, files, n_files, vars, &src, rr, errs);
 }
 
 int tbt_common_exec(const tbt_common_opts *o, const struct tbt_trace_source *src)
@@ -390,6 +429,16 @@ int tbt_common_report(const tbt_common_opts *o, const tbt_run_result *rr)
         tbt_buf_reset(&out);
         tbt_report_junit(rr, &out);
         if (tbt_write_file(o->junit, tbt_buf_cstr(&out), out.len, &err) != 0) {
+            tbt_cli_print_error(&err);
+            code = TBT_EXIT_ERROR;
+        }
+        tbt_error_clear(&err);
+    }
+    if (o->report) {
+        tbt_error err = TBT_ERROR_INIT;
+        tbt_buf_reset(&out);
+        tbt_report_html(rr, NULL, NULL, 0, &out);
+        if (tbt_write_file(o->report, tbt_buf_cstr(&out), out.len, &err) != 0) {
             tbt_cli_print_error(&err);
             code = TBT_EXIT_ERROR;
         }

@@ -75,6 +75,8 @@ enum {
     TBT_O_JUNIT,
     TBT_O_COLOR,
     TBT_O_VERBOSE,
+    TBT_O_REPORT,
+    TBT_O_GATES,
 };
 
 #define TBT_COMMON_OPT_ROWS                                                                                     \
@@ -83,6 +85,10 @@ enum {
         {"var", 0, "NAME=VALUE", "set one variable (repeatable; wins over --vars)", TBT_O_VAR},                 \
         {"output", 'o', "FORMAT", "pretty (default) or json, on standard output", TBT_O_OUTPUT},                \
         {"junit", 0, "PATH", "also write a JUnit XML report to PATH", TBT_O_JUNIT},                              \
+        {"report", 0, "PATH", "also write a self-contained HTML report to PATH", TBT_O_REPORT},                  \
+        {"required-gates", 0, "GATES", "what decides the verdict: test-specs (default), analyzer-score, "           \
+                                       "analyzer-rules, comma-separated (wins over a TestRunner resource)",        \
+         TBT_O_GATES},                                                                                             \
         {"color", 0, "WHEN", "auto (default: on a terminal, unless NO_COLOR is set), always or never", TBT_O_COLOR}, \
         {"verbose", 'v', NULL, "show passing assertions, outputs, timings and why waiting stopped", TBT_O_VERBOSE}
 
@@ -90,6 +96,8 @@ typedef struct tbt_common_opts {
     char **paths, **varfiles, **varkv;
     size_t n_paths, cap_paths, n_varfiles, cap_varfiles, n_varkv, cap_varkv;
     const char *output, *junit, *color;
+    const char *report; /* --report: the HTML report's path, or NULL */
+    const char *gates;  /* --required-gates as given, or NULL */
     bool verbose;
     int use_color;
 } tbt_common_opts;
@@ -109,8 +117,16 @@ int tbt_common_exec(const tbt_common_opts *o, const struct tbt_trace_source *src
  * set, or a positive exit code (TBT_EXEC_OK for 0) when it printed its own
  * report. */
 #define TBT_EXEC_OK 1000
-typedef int (*tbt_exec_fn)(void *ud, tbt_defs *defs, char **files, size_t n_files, const tbt_vars *vars,
-                           tbt_run_result *rr, tbt_error_list *errs, tbt_error *err);
+/* What the definitions and flags decided for the whole run, beyond the
+ * tests: the analyzer to run on every trace (NULL: none) and the required
+ * gates (also in rr->required_gates). */
+struct tbt_analyzer_config;
+typedef struct tbt_exec_env {
+    const struct tbt_analyzer_config *analyzer;
+    unsigned gates;
+} tbt_exec_env;
+typedef int (*tbt_exec_fn)(void *ud, const tbt_exec_env *env, tbt_defs *defs, char **files, size_t n_files,
+                           const tbt_vars *vars, tbt_run_result *rr, tbt_error_list *errs, tbt_error *err);
 int tbt_common_exec_with(const tbt_common_opts *o, tbt_exec_fn fn, void *ud);
 /* A positive duration option ("500ms", "2s"): 0, or -1 after printing
  * "PROG: --OPT takes a duration ..." to stderr. */
@@ -120,7 +136,7 @@ struct tbt_agent_opts;
  * allocated bind address (freed and replaced). 0, or -1 after printing. */
 int tbt_cli_listen(const char *prog, bool http, const char *arg, struct tbt_agent_opts *ao, char **host);
 
-/* Print rr as -o asks, write --junit; the exit code. */
+/* Print rr as -o asks, write --junit and --report; the exit code. */
 int tbt_common_report(const tbt_common_opts *o, const tbt_run_result *rr);
 
 #endif

@@ -9,7 +9,9 @@
 #include "tbt_agent.h"
 #include "tbt_cli.h"
 #include "tbt_commands.h"
+#include "tbt_datastore.h"
 #include "tbt_kagent.h"
+#include "tbt_metrics_http.h"
 
 enum {
     O_BROKERS = 1,
@@ -31,6 +33,9 @@ enum {
     O_VARS,
     O_VAR,
     O_LOG_FORMAT,
+    O_LOG_LEVEL,
+    O_METRICS,
+    O_DATASTORE,
 };
 
 static const tbt_cli_opt agent_opts[] = {
@@ -47,6 +52,8 @@ static const tbt_cli_opt agent_opts[] = {
      O_OTLP_GRPC},
     {"quiet-period", 0, "DURATION", "default wait after the last span (1s)", O_QUIET},
     {"timeout", 0, "DURATION", "default time to wait for a trace (1m)", O_TIMEOUT},
+    {"datastore", 0, "FILE", "also fetch each job's trace from this DataStore (jaeger, tempo; docs/datastores.md); "
+                             "with both receivers off, only from it", O_DATASTORE},
     {"agent-id", 0, "ID", "this agent's id (default host-pid-random)", O_ID},
     {"heartbeat", 0, "DURATION", "heartbeat interval on tbt.agents (default 2s)", O_HEARTBEAT},
     {"grace", 0, "DURATION", "on SIGTERM: time to finish running jobs before handing them back (default 30s)",
@@ -61,6 +68,9 @@ static const tbt_cli_opt agent_opts[] = {
     {"verbose", 'v', NULL, "log every job", O_VERBOSE},
     {"quiet", 'q', NULL, "log errors only", O_QUIET_LOG},
     {"log-format", 0, "FORMAT", "text (default), logfmt or json (one object per line)", O_LOG_FORMAT},
+    {"log-level", 0, "LEVEL", "error, warn, info (default) or debug (= -v: every job)", O_LOG_LEVEL},
+    {"metrics", 0, "ADDR:PORT", "serve Prometheus GET /metrics and /healthz there (port 0 picks one and logs it; "
+                                "off by default)", O_METRICS},
 };
 
 
@@ -77,6 +87,14 @@ int tbt_cmd_agent(int argc, char **argv)
     tbt_kconf kconf = {0};
     tbt_error err = TBT_ERROR_INIT;
     char *http_host = NULL, *grpc_host = NULL;
+    tbt_datastore *ds = NULL; /* --datastore */
+    /* --metrics */
+    char *metrics_host = NULL;
+    bool metrics_on = false;
+    tbt_receiver_opts metrics_at = {0};
+    tbt_metrics *reg = NULL;
+    tbt_metrics_http *mh = NULL;
+    tbt_receiver_metrics rm_http, rm_grpc;
     tbt_vars *vars = tbt_vars_new(), *kv_vars = tbt_vars_new();
     int code = TBT_EXIT_ERROR;
     const char *arg;
@@ -126,6 +144,14 @@ int tbt_cmd_agent(int argc, char **argv)
             if (tbt_cli_duration("tbt agent", "quiet-period", arg, &ao.quiet_ns) != 0)
                 goto out;
             break;
+        case O_DATASTORE:
+            tbt_datastore_free(ds);
+            if (tbt_datastore_load_file(arg, &ds, &err) != 0) {
+                tbt_cli_print_error(&err);
+                goto out;
+            }
+            ao.datastore = ds;
+            break;
         case O_TIMEOUT:
             if (tbt_cli_duration("tbt agent", "timeout", arg, &ao.timeout_ns) != 0)
                 goto out;
@@ -154,20 +180,29 @@ int tbt_cmd_agent(int argc, char **argv)
             ko.trusted_files = true;
             break;
         case O_VERBOSE:
-            ko.verbosity = 2;
+            ko.log_level = TBT_LOG_DEBUG;
             break;
         case O_QUIET_LOG:
-            ko.verbosity = 0;
+            ko.log_level = TBT_LOG_ERROR;
             break;
         case O_LOG_FORMAT:
-            if (strcmp(arg, "text") == 0)
-                ko.log_format = TBT_LOG_TEXT;
-            else if (strcmp(arg, "logfmt") == 0)
-                ko.log_format = TBT_LOG_LOGFMT;
-            else if (strcmp(arg, "json") == 0)
-                ko.log_format = TBT_LOG_JSON;
-            else {
+            if (tbt_log_parse_format(arg, &ko.log_format) != 0) {
                 fprintf(stderr, "tbt agent: --log-format takes text, logfmt or json, got '%s'\n", arg);
+                goto out;
+            }
+            break;
+        case O_METRICS:
+            free(metrics_host);
+            metrics_host = NULL;
+            metrics_at.bind_addr = NULL;
+            if (tbt_parse_listen(arg, &metrics_on, &metrics_at, &metrics_host) != 0) {
+                fprintf(stderr, "tbt agent: --metrics takes ADDR:PORT, PORT or off, got '%s'\n", arg);
+                goto out;
+            }
+            break;
+        case O_LOG_LEVEL:
+            if (tbt_log_parse_level(arg, &ko.log_level) != 0) {
+                fprintf(stderr, "tbt agent: --log-level takes error, warn, info or debug, got '%s'\n", arg);
                 goto out;
             }
             break;
@@ -198,7 +233,7 @@ int tbt_cmd_agent(int argc, char **argv)
         fprintf(stderr, "tbt agent: --brokers and --environment are required (see tbt agent --help)\n");
         goto out;
     }
-    if (!ao.http && !ao.grpc) {
+    if (!ao.http && !ao.grpc && !tbt_datastore_fetches(ds)) {
         fprintf(stderr, "tbt agent: both receivers are off: no span could arrive\n");
         goto out;
     }
@@ -212,6 +247,18 @@ int tbt_cmd_agent(int argc, char **argv)
     sigaddset(&set, SIGINT);
     sigaddset(&set, SIGTERM);
     pthread_sigmask(SIG_BLOCK, &set, NULL);
+    if (metrics_on) { /* after the mask: the endpoint's thread must not take SIGTERM */
+        reg = tbt_metrics_new();
+        tbt_receiver_metrics_init(&rm_http, reg, "http");
+        tbt_receiver_metrics_init(&rm_grpc, reg, "grpc");
+        ao.http_opts.metrics = &rm_http;
+        ao.grpc_opts.metrics = &rm_grpc;
+        ko.metrics = reg;
+        if (tbt_metrics_http_start(reg, metrics_at.bind_addr, metrics_at.port, &mh, &err) != 0) {
+            tbt_cli_print_error(&err);
+            goto out;
+        }
+    }
     tbt_agent *agent = NULL;
     if (tbt_agent_start(&ao, &agent, &err) != 0) {
         tbt_cli_print_error(&err);
@@ -223,25 +270,39 @@ int tbt_cmd_agent(int argc, char **argv)
         tbt_agent_stop(agent);
         goto out;
     }
+    if (mh) {
+        tbt_metrics_store_register(reg, tbt_agent_store(agent), &ao.store);
+        const char *h = metrics_at.bind_addr ? metrics_at.bind_addr : "127.0.0.1";
+        bool v6 = strchr(h, ':') != NULL;
+        tbt_kagent_log(k, TBT_LOG_INFO, "metrics on http://%s%s%s:%u/metrics", v6 ? "[" : "", h, v6 ? "]" : "",
+                       tbt_metrics_http_port(mh));
+    }
     int sig = 0;
     sigwait(&set, &sig);
     tbt_kagent_stats st;
     tbt_kagent_stats_get(k, &st);
-    tbt_kagent_log(k, 0,
+    tbt_kagent_log(k, TBT_LOG_INFO,
                    "stopping on signal %d: %llu jobs, %llu results, %llu dead-lettered, %llu past deadline; relay %llu "
                    "out, %llu in",
                    sig, (unsigned long long)st.jobs, (unsigned long long)st.results,
                    (unsigned long long)st.dead_lettered, (unsigned long long)st.expired,
                    (unsigned long long)st.relayed_out, (unsigned long long)st.relayed_in);
     tbt_kagent_stop(k);
+    tbt_metrics_http_stop(mh);
+    mh = NULL;
+    tbt_metrics_store_unregister(reg, tbt_agent_store(agent));
     tbt_agent_stop(agent);
     code = TBT_EXIT_OK;
 out:
+    tbt_metrics_http_stop(mh);
+    tbt_metrics_free(reg);
+    free(metrics_host);
     tbt_vars_free(vars);
     tbt_vars_free(kv_vars);
     tbt_error_clear(&err);
     tbt_kconf_free(&kconf);
     free(http_host);
     free(grpc_host);
+    tbt_datastore_free(ds);
     return code;
 }

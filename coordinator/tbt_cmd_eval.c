@@ -75,7 +75,8 @@ int tbt_cmd_eval(int argc, char **argv)
         goto out;
     }
     eval_source es = {trace};
-    tbt_trace_source src = {.ud = &es, .acquire = eval_acquire};
+    tbt_trace_source src = {.ud = &es, .acquire = eval_acquire, .want_view = co.report != NULL,
+                            .view_limits = {.max_bytes = TBT_TRACE_VIEW_REPORT_MAX_BYTES}};
     code = tbt_common_exec(&co, &src);
     tbt_trace_free(trace);
 out:

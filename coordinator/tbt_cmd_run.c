@@ -20,9 +20,14 @@
 #include "tbt_cli.h"
 #include "tbt_commands.h"
 #include "tbt_coord.h"
+#include "tbt_datastore.h"
 #include "tbt_kagent.h"
+#include "tbt_metrics_http.h"
 #include "tbt_report.h"
 #include "tbt_report_campaign.h"
+#include "tbt_analyzer.h"
+#include "tbt_msg.h"
+#include "tbt_report_html.h"
 #include "tbt_runner.h"
 
 enum {
@@ -43,6 +48,10 @@ enum {
     O_JOB_TIMEOUT,
     O_AGENT_WAIT,
     O_PROGRESS,
+    O_LOG_FORMAT,
+    O_LOG_LEVEL,
+    O_METRICS,
+    O_DATASTORE,
 };
 
 static const tbt_cli_opt run_opts[] = {
@@ -63,6 +72,12 @@ static const tbt_cli_opt run_opts[] = {
      O_JOB_TIMEOUT},
     {"agent-wait", 0, "DURATION", "wait this long for an environment's first agent (default 15s)", O_AGENT_WAIT},
     {"progress", 0, "WHEN", "campaign progress line on stderr: auto (a terminal), always, never", O_PROGRESS},
+    {"log-format", 0, "FORMAT", "coordinator and embedded agent log lines: text (default), logfmt or json",
+     O_LOG_FORMAT},
+    {"log-level", 0, "LEVEL", "error, warn (default), info (= -v) or debug", O_LOG_LEVEL},
+    {"metrics", 0, "ADDR:PORT", "serve Prometheus GET /metrics and /healthz there while the run lasts: the "
+                                "coordinator's figures and, without --brokers, the embedded agent's (port 0 picks "
+                                "one and logs it; off by default)", O_METRICS},
     {"otlp-http", 0, "ADDR:PORT", "embedded agent's OTLP/HTTP receiver (default 127.0.0.1:4318; port 0 picks one; "
                                   "'off')", O_OTLP_HTTP},
     {"otlp-grpc", 0, "ADDR:PORT", "embedded agent's OTLP/gRPC receiver (default 127.0.0.1:4317; port 0 picks one; "
@@ -71,6 +86,8 @@ static const tbt_cli_opt run_opts[] = {
                                     "or completion wins)", O_QUIET},
     {"timeout", 0, "DURATION", "embedded agent: default time to wait for a trace (1m)", O_TIMEOUT},
     {"save-traces", 0, "DIR", "embedded agent: write each evaluated trace to DIR/<trace id>.otlp.json", O_SAVE},
+    {"datastore", 0, "FILE", "embedded agent: also fetch traces from this DataStore (jaeger, tempo; "
+                             "docs/datastores.md); default: a DataStore among the -f definitions", O_DATASTORE},
 };
 
 /* "host:port", ":port", "port" or "off". */
@@ -110,6 +127,9 @@ typedef struct run_ctx {
     tbt_threshold *th;
     size_t n_th;
     tbt_kconf kconf;
+    tbt_metrics *metrics; /* --metrics, else NULL */
+    tbt_receiver_metrics rm_http, rm_grpc;
+    tbt_datastore *ds; /* --datastore, else NULL */
 } run_ctx;
 
 static void print_receivers(const tbt_agent_opts *ao, tbt_agent *agent)
@@ -130,6 +150,16 @@ static int report_campaign(const run_ctx *x, const tbt_campaign_result *camp)
     fwrite(out.data ? out.data : "", 1, out.len, stdout);
     fflush(stdout);
     int code = tbt_campaign_exit_code(camp, x->th, x->n_th);
+    if (x->co->report) {
+        tbt_error err = TBT_ERROR_INIT;
+        tbt_buf_reset(&out);
+        tbt_report_html(NULL, camp, x->th, x->n_th, &out);
+        if (tbt_write_file(x->co->report, tbt_buf_cstr(&out), out.len, &err) != 0) {
+            tbt_cli_print_error(&err);
+            code = TBT_EXIT_ERROR;
+        }
+        tbt_error_clear(&err);
+    }
     if (x->co->junit) {
         tbt_error err = TBT_ERROR_INIT;
         tbt_buf_reset(&out);
@@ -155,10 +185,29 @@ static bool named_file(char **files, size_t n, const char *file)
     return false;
 }
 
-static int exec_run(void *ud, tbt_defs *defs, char **files, size_t n_files, const tbt_vars *vars, tbt_run_result *rr,
-                    tbt_error_list *errs, tbt_error *err)
+static int exec_units(run_ctx *x, tbt_defs *defs, char **files, size_t n_files, const tbt_vars *vars,
+                      tbt_run_result *rr, tbt_error_list *errs, tbt_error *err);
+
+static int exec_run(void *ud, const tbt_exec_env *env, tbt_defs *defs, char **files, size_t n_files,
+                    const tbt_vars *vars, tbt_run_result *rr, tbt_error_list *errs, tbt_error *err)
 {
     run_ctx *x = ud;
+    /* agents lint the traces they receive: the configuration travels in
+     * every job */
+    tbt_buf an_json = TBT_BUF_INIT;
+    if (env->analyzer) {
+        tbt_analyzer_config_json(env->analyzer, &an_json);
+        x->copts.analyzer_json = tbt_buf_cstr(&an_json);
+    }
+    int rc = exec_units(x, defs, files, n_files, vars, rr, errs, err);
+    x->copts.analyzer_json = NULL;
+    tbt_buf_free(&an_json);
+    return rc;
+}
+
+static int exec_units(run_ctx *x, tbt_defs *defs, char **files, size_t n_files, const tbt_vars *vars,
+                      tbt_run_result *rr, tbt_error_list *errs, tbt_error *err)
+{
     tbt_unit *units = NULL;
     size_t n_units = 0;
     int rc = tbt_runner_units(defs, files, n_files, &units, &n_units, errs);
@@ -219,6 +268,7 @@ static int exec_run(void *ud, tbt_defs *defs, char **files, size_t n_files, cons
     rd_kafka_t *mock_rk = NULL;
     rd_kafka_mock_cluster_t *mc = NULL;
     tbt_agent *agent = NULL;
+    tbt_datastore *defs_ds = NULL;
     tbt_kagent **kagents = NULL;
     char *bootstrap = NULL;
     if (x->embedded) {
@@ -240,6 +290,12 @@ static int exec_run(void *ud, tbt_defs *defs, char **files, size_t n_files, cons
             user_set |= strcmp(x->kconf.kv[i], "fetch.wait.max.ms") == 0;
         if (!user_set)
             tbt_kconf_add(&x->kconf, "fetch.wait.max.ms=5", err);
+        /* results carrying big trace views (--report): the embedded broker
+         * takes records far over a real cluster's default 1 MB */
+        if (x->copts.want_view) {
+            tbt_kconf_add(&x->kconf, "message.max.bytes=10000000", err);
+            x->copts.view_max_bytes = TBT_MSG_VIEW_LIMIT;
+        }
         /* the mock has no controller for CreateTopics: make them here */
         rd_kafka_mock_topic_create(mc, TBT_TOPIC_RESULTS, 4, 1);
         rd_kafka_mock_topic_create(mc, TBT_TOPIC_AGENTS, 1, 1);
@@ -250,8 +306,18 @@ static int exec_run(void *ud, tbt_defs *defs, char **files, size_t n_files, cons
             free(t);
         }
         x->copts.brokers = bootstrap;
+        /* the trace backend: --datastore, else one among the definitions */
+        if (!x->ds && (rc = tbt_datastore_from_defs(defs, &defs_ds, err)) != 0)
+            goto out;
+        x->ao.datastore = x->ds ? x->ds : defs_ds;
+        if (!x->ao.http && !x->ao.grpc && !tbt_datastore_fetches(x->ao.datastore)) {
+            rc = tbt_error_set(err, -EPROTO, "both receivers are off and no DataStore fetches traces: no span could "
+                                             "arrive");
+            goto out;
+        }
         if ((rc = tbt_agent_start(&x->ao, &agent, err)) != 0)
             goto out;
+        tbt_metrics_store_register(x->metrics, tbt_agent_store(agent), &x->ao.store);
         if (x->co->verbose || x->ao.http_opts.port == 0 || x->ao.grpc_opts.port == 0)
             print_receivers(&x->ao, agent);
         kagents = tbt_xcalloc(x->copts.n_envs, sizeof(*kagents));
@@ -264,9 +330,11 @@ static int exec_run(void *ud, tbt_defs *defs, char **files, size_t n_files, cons
             ko.relay = false; /* one agent per environment: nothing to relay */
             ko.trusted_files = true;
             ko.solo = true;
-            ko.verbosity = x->co->verbose ? 1 : 0;
+            ko.log_level = x->copts.log_level > TBT_LOG_WARN ? x->copts.log_level : TBT_LOG_WARN;
+            ko.log_format = x->copts.log_format;
             ko.heartbeat_ms = 1000;
             ko.grace_ms = 2000;
+            ko.metrics = x->metrics;
             char *id = tbt_xasprintf("embedded-%s", x->copts.envs[i]);
             ko.agent_id = id;
             rc = tbt_kagent_start(agent, &ko, &kagents[i], err);
@@ -288,8 +356,12 @@ out:
     for (size_t i = 0; kagents && i < x->copts.n_envs; i++)
         tbt_kagent_stop(kagents[i]);
     free(kagents);
-    if (agent)
+    if (agent) {
+        tbt_metrics_store_unregister(x->metrics, tbt_agent_store(agent));
         tbt_agent_stop(agent);
+    }
+    tbt_datastore_free(defs_ds);
+    x->ao.datastore = NULL;
     if (mc)
         rd_kafka_mock_cluster_destroy(mc);
     if (mock_rk)
@@ -354,6 +426,11 @@ int tbt_cmd_run(int argc, char **argv)
     char *http_host = NULL, *grpc_host = NULL, **envs = NULL;
     size_t cap_envs = 0, cap_th = 0;
     const char *progress = "auto";
+    bool log_level_set = false;
+    char *metrics_host = NULL;
+    bool metrics_on = false;
+    tbt_receiver_opts metrics_at = {0};
+    tbt_metrics_http *mh = NULL;
     bool concurrency_set = false, receivers_set = false;
     int code = TBT_EXIT_ERROR;
     const char *arg;
@@ -381,6 +458,14 @@ int tbt_cmd_run(int argc, char **argv)
         case O_TIMEOUT:
             if (tbt_cli_duration("tbt run", "timeout", arg, &x.ao.timeout_ns) != 0)
                 goto out;
+            break;
+        case O_DATASTORE:
+            tbt_datastore_free(x.ds);
+            if (tbt_datastore_load_file(arg, &x.ds, &err) != 0) {
+                tbt_cli_print_error(&err);
+                code = err.code == -ENOENT ? TBT_EXIT_NOT_FOUND : TBT_EXIT_ERROR;
+                goto out;
+            }
             break;
         case O_SAVE:
             x.ao.save_dir = arg;
@@ -454,6 +539,28 @@ int tbt_cmd_run(int argc, char **argv)
             if (tbt_cli_duration("tbt run", "agent-wait", arg, &x.copts.agent_wait_ns) != 0)
                 goto out;
             break;
+        case O_LOG_FORMAT:
+            if (tbt_log_parse_format(arg, &x.copts.log_format) != 0) {
+                fprintf(stderr, "tbt run: --log-format takes text, logfmt or json, got '%s'\n", arg);
+                goto out;
+            }
+            break;
+        case O_METRICS:
+            free(metrics_host);
+            metrics_host = NULL;
+            metrics_at.bind_addr = NULL;
+            if (tbt_parse_listen(arg, &metrics_on, &metrics_at, &metrics_host) != 0) {
+                fprintf(stderr, "tbt run: --metrics takes ADDR:PORT, PORT or off, got '%s'\n", arg);
+                goto out;
+            }
+            break;
+        case O_LOG_LEVEL:
+            if (tbt_log_parse_level(arg, &x.copts.log_level) != 0) {
+                fprintf(stderr, "tbt run: --log-level takes error, warn, info or debug, got '%s'\n", arg);
+                goto out;
+            }
+            log_level_set = true;
+            break;
         case O_PROGRESS:
             if (strcmp(arg, "auto") && strcmp(arg, "always") && strcmp(arg, "never")) {
                 fprintf(stderr, "tbt run: --progress takes auto, always or never, got '%s'\n", arg);
@@ -468,11 +575,16 @@ int tbt_cmd_run(int argc, char **argv)
     }
     if (tbt_common_check(&co, &cli) != 0)
         goto out;
-    if (!x.ao.http && !x.ao.grpc) {
+    /* both receivers off: only with a DataStore that fetches (--datastore
+     * here, or one among the definitions: exec_run checks) */
+    if (!x.ao.http && !x.ao.grpc && x.ds && !tbt_datastore_fetches(x.ds)) {
         fprintf(stderr, "tbt run: both receivers are off: no span could arrive\n");
         goto out;
     }
     x.embedded = !x.copts.brokers;
+    if (!x.embedded && x.ds)
+        fprintf(stderr, "tbt run: note: --datastore configures the embedded agent; with --brokers give it to the "
+                        "agents (tbt agent --datastore)\n");
     if (!x.embedded && (receivers_set || x.ao.save_dir))
         fprintf(stderr, "tbt run: note: --otlp-*, --save-traces, --quiet-period and --timeout configure the embedded "
                         "agent; with --brokers the agents (tbt agent) have their own\n");
@@ -487,9 +599,27 @@ int tbt_cmd_run(int argc, char **argv)
         x.env_defaulted = true;
     }
     x.copts.conf = &x.kconf;
-    x.copts.verbosity = co.verbose ? 1 : 0;
+    x.copts.want_view = co.report != NULL;
+    if (!log_level_set)
+        x.copts.log_level = co.verbose ? TBT_LOG_INFO : TBT_LOG_WARN;
     x.copts.progress = x.copts.campaign && (strcmp(progress, "always") == 0 ||
                                             (strcmp(progress, "auto") == 0 && isatty(STDERR_FILENO)));
+    if (metrics_on) {
+        x.metrics = tbt_metrics_new();
+        tbt_receiver_metrics_init(&x.rm_http, x.metrics, "http");
+        tbt_receiver_metrics_init(&x.rm_grpc, x.metrics, "grpc");
+        x.ao.http_opts.metrics = &x.rm_http;
+        x.ao.grpc_opts.metrics = &x.rm_grpc;
+        x.copts.metrics = x.metrics;
+        if (tbt_metrics_http_start(x.metrics, metrics_at.bind_addr, metrics_at.port, &mh, &err) != 0) {
+            tbt_cli_print_error(&err);
+            goto out;
+        }
+        const char *h = metrics_at.bind_addr ? metrics_at.bind_addr : "127.0.0.1";
+        bool v6 = strchr(h, ':') != NULL;
+        fprintf(stderr, "tbt run: metrics on http://%s%s%s:%u/metrics\n", v6 ? "[" : "", h, v6 ? "]" : "",
+                tbt_metrics_http_port(mh));
+    }
     code = tbt_common_exec_with(&co, exec_run, &x);
 out:
     tbt_error_clear(&err);
@@ -502,6 +632,10 @@ out:
     tbt_kconf_free(&x.kconf);
     free(http_host);
     free(grpc_host);
+    tbt_datastore_free(x.ds);
+    tbt_metrics_http_stop(mh);
+    tbt_metrics_free(x.metrics);
+    free(metrics_host);
     tbt_common_free(&co);
     return code;
 }

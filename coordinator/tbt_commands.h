@@ -13,6 +13,7 @@ int tbt_cmd_eval(int argc, char **argv);
 int tbt_cmd_run(int argc, char **argv);
 int tbt_cmd_broker(int argc, char **argv);
 int tbt_cmd_agent(int argc, char **argv);
+int tbt_cmd_lint(int argc, char **argv);
 struct tbt_receiver_opts;
 /* A receiver address: "host:port", ":port", "port" or "off" (host_store
  * receives an allocated host the options point to). */

@@ -50,6 +50,9 @@ typedef struct env_state {
     uint64_t next_start_ns;
     bool exhausted;
     int64_t last_alive_ms; /* newest heartbeat of any live agent */
+    /* /metrics children (NULL without a registry: updates are no-ops) */
+    tbt_counter *m_published, *m_results[4], *m_timeouts;
+    tbt_gauge *m_in_flight, *m_alive;
 } env_state;
 
 typedef struct agent_seen {
@@ -83,6 +86,8 @@ typedef struct coord {
     tbt_campaign_result *camp;
     uint64_t *row_first_ns, *row_last_ns;
     tbt_error *err;
+    tbt_counter *m_duplicates;
+    tbt_histogram *m_latency;
 } coord;
 
 tbt_coord_opts tbt_coord_default_opts(void)
@@ -95,19 +100,28 @@ tbt_coord_opts tbt_coord_default_opts(void)
     return o;
 }
 
-static void clog_(const coord *c, int level, const char *fmt, ...)
+static void clog_(const coord *c, tbt_log_level level, const char *fmt, ...) TBT_PRINTF(3, 4);
+
+static void clog_(const coord *c, tbt_log_level level, const char *fmt, ...)
 {
-    if (level > c->o->verbosity)
+    if (level > c->o->log_level)
         return;
     FILE *f = c->o->log ? c->o->log : stderr;
     if (c->progress_shown)
         fputs("\r\033[K", f);
-    fputs("tbt: ", f);
+    tbt_logger l = {.f = f,
+                    .format = c->o->log_format,
+                    .level = c->o->log_level,
+                    .prefix = "tbt coordinator",
+                    .keys = {"component", "run"},
+                    .values = {"coordinator", c->run_id},
+                    .n_fields = 2};
     va_list ap;
     va_start(ap, fmt);
-    vfprintf(f, fmt, ap);
+    char *msg = tbt_xvasprintf(fmt, ap);
     va_end(ap);
-    fputc('\n', f);
+    tbt_log_write(&l, level, msg);
+    free(msg);
 }
 
 /* ---- liveness: heartbeats on tbt.agents ----------------------------------------- */
@@ -287,6 +301,7 @@ static void publish(coord *c, size_t ci)
     j->deadline_ms = tbt_now_unix_ms() + (int64_t)(tmo / 1000000);
     j->published_ns = tbt_now_mono_ns();
     j->state = JOB_PUBLISHED;
+    tbt_counter_add(c->envs[ch->env].m_published, 1);
     ch->job = ji;
     char jid[32];
     snprintf(jid, sizeof(jid), "%zu", ji);
@@ -299,6 +314,10 @@ static void publish(coord *c, size_t ci)
         .suite = (char *)u->suite,
         .step = (int)ch->step + 1,
         .steps = (int)u->n_steps,
+        /* a view per run is for reading one run; a campaign reports numbers */
+        .want_view = c->o->want_view && !c->o->campaign,
+        .view_max_bytes = c->o->view_max_bytes,
+        .analyzer = (char *)c->o->analyzer_json,
     };
     tbt_buf b = TBT_BUF_INIT;
     char **dj = &c->def_json[ch->unit][ch->step];
@@ -356,6 +375,7 @@ static void chain_finish(coord *c, chain *ch)
 {
     env_state *e = &c->envs[ch->env];
     e->in_flight--;
+    tbt_gauge_set(e->m_in_flight, (double)e->in_flight);
     c->chains_done++;
     if (c->camp) {
         tbt_campaign_row *row = &c->camp->rows[row_of(c, ch)];
@@ -379,6 +399,7 @@ static void start_chain(coord *c, size_t env, size_t unit)
     ch->all_passed = true;
     ch->vars = tbt_vars_clone(c->base);
     c->envs[env].in_flight++;
+    tbt_gauge_set(c->envs[env].m_in_flight, (double)c->envs[env].in_flight);
     c->envs[env].started++;
     c->envs[env].unit_runs[unit]++;
     if (!c->camp)
@@ -504,7 +525,7 @@ static void on_result(coord *c, const rd_kafka_message_t *m)
     tbt_error err = TBT_ERROR_INIT;
     memset(&res, 0, sizeof(res));
     if (tbt_result_decode(m->payload, m->len, rr, &res, &meta, &err) != 0) {
-        clog_(c, 1, "%s partition %d offset %lld: not a result (%s): ignored", TBT_TOPIC_RESULTS, (int)m->partition,
+        clog_(c, TBT_LOG_WARN, "%s partition %d offset %lld: not a result (%s): ignored", TBT_TOPIC_RESULTS, (int)m->partition,
               (long long)m->offset, err.msg ? err.msg : "?");
         goto out;
     }
@@ -513,7 +534,7 @@ static void on_result(coord *c, const rd_kafka_message_t *m)
     char *end = NULL;
     unsigned long long ji = strtoull(meta.job_id ? meta.job_id : "", &end, 10);
     if (!meta.job_id || !*meta.job_id || *end || ji >= c->n_jobs) {
-        clog_(c, 1, "a result of this run names an unknown job '%s': ignored", meta.job_id ? meta.job_id : "");
+        clog_(c, TBT_LOG_WARN, "a result of this run names an unknown job '%s': ignored", meta.job_id ? meta.job_id : "");
         goto out;
     }
     job *j = &c->jobs[ji];
@@ -522,16 +543,19 @@ static void on_result(coord *c, const rd_kafka_message_t *m)
         /* a redelivered job ran twice, or the result came after the
          * deadline: the first outcome stands */
         c->duplicates++;
+        tbt_counter_add(c->m_duplicates, 1);
         if (c->camp)
             c->camp->rows[row_of(c, ch)].duplicates++;
         goto out;
     }
     j->state = JOB_DONE; /* check_deadlines drops it from the flight list */
+    tbt_counter_add(c->envs[ch->env].m_results[res.status <= TBT_TEST_SKIPPED ? res.status : TBT_TEST_ERROR], 1);
+    tbt_histogram_observe_ns(c->m_latency, tbt_now_mono_ns() - j->published_ns);
     if (ch->out) {
         ch->out[j->step].json = tbt_xstrndup(m->payload, m->len);
         ch->out[j->step].len = m->len;
     }
-    clog_(c, 2, "job %llu (%s) on %s by %s: %s", ji, res.name ? res.name : "?", c->envs[ch->env].name,
+    clog_(c, TBT_LOG_DEBUG, "job %llu (%s) on %s by %s: %s", ji, res.name ? res.name : "?", c->envs[ch->env].name,
           meta.agent_id ? meta.agent_id : "?", tbt_test_status_name(res.status));
     chain_step_done(c, ch, res.status, &res);
 out:
@@ -547,6 +571,8 @@ static void check_deadlines(coord *c)
     for (size_t ei = 0; ei < c->o->n_envs; ei++)
         if (alive(c, c->envs[ei].name, NULL))
             c->envs[ei].last_alive_ms = now;
+    for (size_t ei = 0; c->o->metrics && ei < c->o->n_envs; ei++)
+        tbt_gauge_set(c->envs[ei].m_alive, (double)alive(c, c->envs[ei].name, NULL));
     for (size_t i = 0; i < c->n_flight;) {
         size_t ji = c->flight[i];
         job *j = &c->jobs[ji];
@@ -566,6 +592,8 @@ static void check_deadlines(coord *c)
         j->state = JOB_DONE;
         c->flight[i] = c->flight[--c->n_flight];
         size_t n_alive = alive(c, e->name, NULL);
+        if (!dead)
+            tbt_counter_add(e->m_timeouts, 1);
         if (dead)
             step_error(c, ch, j->step,
                        "no agent of environment '%s' is alive: none sent a heartbeat on %s for %.1f s (the job "
@@ -709,6 +737,53 @@ static int cmp_fail(const void *a, const void *b)
     return x->count < y->count ? 1 : x->count > y->count ? -1 : strcmp(x->spec, y->spec);
 }
 
+/* ---- metrics (docs/metrics.md) ----------------------------------------------------------- */
+static void metrics_init(coord *c)
+{
+    tbt_metrics *m = c->o->metrics;
+    if (!m)
+        return;
+    static const char *const l_env[] = {"environment", NULL};
+    static const char *const l_env_status[] = {"environment", "status", NULL};
+    static const char *const statuses[] = {"passed", "failed", "error", "skipped"};
+    tbt_metric_family *published = tbt_metrics_family(m, TBT_METRIC_COUNTER, "tbt_coordinator_jobs_published_total",
+                                                      "Jobs handed to Kafka, per environment.", l_env, NULL, 0);
+    tbt_metric_family *results = tbt_metrics_family(
+        m, TBT_METRIC_COUNTER, "tbt_coordinator_results_total",
+        "Results received from agents and counted (the first per job), by the test's status.", l_env_status, NULL, 0);
+    tbt_metric_family *in_flight = tbt_metrics_family(
+        m, TBT_METRIC_GAUGE, "tbt_coordinator_jobs_in_flight",
+        "Runs in flight per environment: a job published and its result not yet back.", l_env, NULL, 0);
+    tbt_metric_family *timeouts = tbt_metrics_family(
+        m, TBT_METRIC_COUNTER, "tbt_coordinator_job_timeouts_total",
+        "Jobs without a result by their deadline (an error result); jobs of an environment whose agents all "
+        "stopped are not counted here.", l_env, NULL, 0);
+    tbt_metric_family *agents = tbt_metrics_family(
+        m, TBT_METRIC_GAUGE, "tbt_coordinator_agents_alive",
+        "Agents of the environment whose last heartbeat is younger than 3 of their intervals.", l_env, NULL, 0);
+    for (size_t i = 0; i < c->o->n_envs; i++) {
+        env_state *e = &c->envs[i];
+        const char *v[] = {e->name, NULL};
+        e->m_published = tbt_metrics_counter(published, v);
+        e->m_in_flight = tbt_metrics_gauge(in_flight, v);
+        e->m_timeouts = tbt_metrics_counter(timeouts, v);
+        e->m_alive = tbt_metrics_gauge(agents, v);
+        for (int s = 0; s < 4; s++) {
+            v[1] = statuses[s];
+            e->m_results[s] = tbt_metrics_counter(results, v);
+        }
+    }
+    c->m_duplicates = tbt_metrics_counter(
+        tbt_metrics_family(m, TBT_METRIC_COUNTER, "tbt_coordinator_duplicate_results_total",
+                           "Results of jobs already counted (redelivered jobs, results after the deadline): dropped.",
+                           NULL, NULL, 0),
+        NULL);
+    c->m_latency = tbt_metrics_histogram(
+        tbt_metrics_family(m, TBT_METRIC_HISTOGRAM, "tbt_coordinator_result_latency_seconds",
+                           "From publishing a job to receiving its (first) result.", NULL, NULL, 0),
+        NULL);
+}
+
 /* ---- the run ------------------------------------------------------------------------------- */
 static int wait_for_agents(coord *c)
 {
@@ -738,7 +813,7 @@ static int wait_for_agents(coord *c)
             return rc;
         }
         if (!waited)
-            clog_(c, 1, "waiting for an agent in environment%s %s", n_missing == 1 ? "" : "s",
+            clog_(c, TBT_LOG_INFO, "waiting for an agent in environment%s %s", n_missing == 1 ? "" : "s",
                   tbt_buf_cstr(&missing));
         waited = true;
         tbt_buf_free(&missing);
@@ -769,6 +844,7 @@ int tbt_coord_run(const tbt_coord_opts *o, const tbt_unit *units, size_t n_units
         c->envs[i].topic = tbt_topic_jobs(o->envs[i]);
         c->envs[i].unit_runs = tbt_xcalloc(n_units ? n_units : 1, sizeof(uint64_t));
     }
+    metrics_init(c);
     if (c->camp) {
         memset(camp, 0, sizeof(*camp));
         camp->n_rows = n_units * o->n_envs;
@@ -794,7 +870,7 @@ int tbt_coord_run(const tbt_coord_opts *o, const tbt_unit *units, size_t n_units
     }
     if ((rc = connect_kafka(c)) != 0 || (rc = wait_for_agents(c)) != 0)
         goto out;
-    clog_(c, 2, "run %s: %zu test%s × %zu environment%s", c->run_id, n_units, n_units == 1 ? "" : "s", o->n_envs,
+    clog_(c, TBT_LOG_DEBUG, "run %s: %zu test%s × %zu environment%s", c->run_id, n_units, n_units == 1 ? "" : "s", o->n_envs,
           o->n_envs == 1 ? "" : "s");
     c->t0_ns = tbt_now_mono_ns();
     for (size_t ei = 0; ei < o->n_envs; ei++)
@@ -828,7 +904,7 @@ int tbt_coord_run(const tbt_coord_opts *o, const tbt_unit *units, size_t n_units
         collect(c, rr);
     }
     if (c->duplicates)
-        clog_(c, 1, "%" PRIu64 " duplicate result%s (redelivered jobs) ignored", c->duplicates,
+        clog_(c, TBT_LOG_INFO, "%" PRIu64 " duplicate result%s (redelivered jobs) ignored", c->duplicates,
               c->duplicates == 1 ? "" : "s");
 out:
     if (c->producer) {

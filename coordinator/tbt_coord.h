@@ -17,6 +17,8 @@
 
 #include "tbt_hist.h"
 #include "tbt_kafka.h"
+#include "tbt_log.h"
+#include "tbt_metrics.h"
 #include "tbt_result.h"
 #include "tbt_runner.h"
 #include "tbt_threshold.h"
@@ -35,8 +37,14 @@ typedef struct tbt_coord_opts {
     uint64_t job_timeout_ns; /* 0: the test's timeout + 60 s */
     uint64_t agent_wait_ns; /* how long to wait for an environment's first heartbeat (default 15 s) */
     bool progress;          /* live progress line on stderr */
-    int verbosity;
+    bool want_view;         /* ask agents for trace views (HTML report; not for campaigns) */
+    size_t view_max_bytes;  /* their bound (0: TBT_MSG_VIEW_MAX_BYTES, for 1 MB Kafka records) */
+    const char *analyzer_json; /* analyzer configuration for agents (tbt_analyzer.h JSON), or NULL */
+    tbt_log_level log_level;   /* default warn; info with -v */
+    tbt_log_format log_format; /* text (default), logfmt, json */
     FILE *log;              /* default stderr */
+    tbt_metrics *metrics;   /* /metrics registry (NULL: none): jobs published, results, timeouts, agents
+                             * alive, result latency (docs/metrics.md); it must outlive the run */
 } tbt_coord_opts;
 
 tbt_coord_opts tbt_coord_default_opts(void);

@@ -17,6 +17,7 @@ static const tbt_command commands[] = {
     {"agent", tbt_cmd_agent, "serve one environment: take jobs from Kafka, run them, publish results"},
     {"eval", tbt_cmd_eval, "evaluate tests against a captured trace (OTLP JSON or protobuf)"},
     {"broker", tbt_cmd_broker, "run an embedded Kafka-protocol broker (for local setups and tests)"},
+    {"lint", tbt_cmd_lint, "audit a captured trace's instrumentation with the analyzer (score and rules)"},
 };
 
 static void usage(FILE *f)

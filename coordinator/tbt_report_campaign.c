@@ -214,12 +214,17 @@ static void xml(tbt_buf *out, const char *s)
 
 void tbt_report_campaign_junit(const tbt_campaign_result *c, const tbt_threshold *th, size_t n_th, tbt_buf *out)
 {
-    size_t fails = 0;
-    for (size_t i = 0; i < c->n_rows; i++)
-        fails += !tbt_campaign_row_passed(&c->rows[i], th, n_th);
+    size_t fails = 0, errors = 0;
+    for (size_t i = 0; i < c->n_rows; i++) {
+        if (c->rows[i].stats.runs == 0)
+            errors++; /* nothing ran: an error, not a verdict */
+        else
+            fails += !tbt_campaign_row_passed(&c->rows[i], th, n_th);
+    }
     tbt_buf_printf(out, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites name=\"tbt campaign\" tests=\"%zu\" "
-                        "failures=\"%zu\">\n  <testsuite name=\"campaign\" tests=\"%zu\" failures=\"%zu\">\n",
-                   c->n_rows, fails, c->n_rows, fails);
+                        "failures=\"%zu\" errors=\"%zu\">\n  <testsuite name=\"campaign\" tests=\"%zu\" failures=\"%zu\" "
+                        "errors=\"%zu\">\n",
+                   c->n_rows, fails, errors, c->n_rows, fails, errors);
     for (size_t i = 0; i < c->n_rows; i++) {
         const tbt_campaign_row *r = &c->rows[i];
         tbt_buf_puts(out, "    <testcase classname=\"");
@@ -227,7 +232,14 @@ void tbt_report_campaign_junit(const tbt_campaign_result *c, const tbt_threshold
         tbt_buf_puts(out, "\" name=\"");
         xml(out, r->test);
         tbt_buf_printf(out, "\" time=\"%.3f\">\n", (double)r->elapsed_ns / 1e9);
-        if (!tbt_campaign_row_passed(r, th, n_th)) {
+        if (r->stats.runs == 0) {
+            tbt_buf_puts(out, "      <error message=\"no run completed");
+            if (r->first_error) {
+                tbt_buf_puts(out, ": ");
+                xml(out, r->first_error);
+            }
+            tbt_buf_puts(out, "\"/>\n");
+        } else if (!tbt_campaign_row_passed(r, th, n_th)) {
             tbt_buf msg = TBT_BUF_INIT;
             tbt_buf_printf(&msg, "%" PRIu64 " runs, %" PRIu64 " passed, %" PRIu64 " failed, %" PRIu64 " errors",
                            r->stats.runs, r->stats.passed, r->stats.failed, r->stats.errors);

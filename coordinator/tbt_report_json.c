@@ -11,6 +11,9 @@
 #include <inttypes.h>
 #include <string.h>
 
+#include "tbt_analyzer.h"
+#include "tbt_runner.h"
+
 /* ---- a small pretty-printing writer -------------------------------------- */
 
 typedef struct jw {
@@ -112,6 +115,45 @@ static void jw_kms(jw *w, const char *k, uint64_t ns)
 }
 
 /* ---- the report ------------------------------------------------------------ */
+static void write_lint(jw *w, const tbt_lint_result *l)
+{
+    jw_key(w, "analyzer");
+    jw_open(w, '{');
+    jw_ksize(w, "score", (size_t)(l->score < 0 ? 0 : l->score));
+    jw_ksize(w, "minimumScore", (size_t)(l->minimum_score < 0 ? 0 : l->minimum_score));
+    jw_kbool(w, "scorePassed", l->score_passed);
+    jw_kbool(w, "rulesPassed", l->rules_passed);
+    jw_key(w, "rules");
+    jw_open(w, '[');
+    for (size_t i = 0; i < l->n_rules; i++) {
+        const tbt_lint_rule_result *r = &l->rules[i];
+        jw_sep(w);
+        jw_open(w, '{');
+        jw_kstr(w, "plugin", r->plugin ? r->plugin : "");
+        jw_kstr(w, "id", r->id ? r->id : "");
+        jw_kstr_opt(w, "description", r->description);
+        jw_kstr(w, "level", tbt_lint_level_name(r->level));
+        jw_ksize(w, "weight", r->weight);
+        jw_kbool(w, "passed", r->passed);
+        jw_ksize(w, "findingsTotal", r->n_findings_total);
+        jw_key(w, "findings");
+        jw_open(w, '[');
+        for (size_t k = 0; k < r->n_findings; k++) {
+            const tbt_lint_finding *f = &r->findings[k];
+            jw_sep(w);
+            jw_open(w, '{');
+            jw_kstr(w, "spanId", f->span_id ? f->span_id : "");
+            jw_kstr_opt(w, "spanName", f->span_name);
+            jw_kstr(w, "message", f->message ? f->message : "");
+            jw_close(w, '}');
+        }
+        jw_close(w, ']');
+        jw_close(w, '}');
+    }
+    jw_close(w, ']');
+    jw_close(w, '}');
+}
+
 
 static void write_span(jw *w, const tbt_span_result *s)
 {
@@ -203,6 +245,8 @@ static void write_test(jw *w, const tbt_test_result *t)
     for (size_t i = 0; i < t->n_specs; i++)
         write_spec(w, &t->specs[i]);
     jw_close(w, ']');
+    if (t->lint)
+        write_lint(w, t->lint);
     jw_close(w, '}');
 }
 
@@ -220,6 +264,26 @@ void tbt_report_json(const tbt_run_result *r, tbt_buf *out)
     jw_ksize(&w, "errors", tbt_run_result_count(r, TBT_TEST_ERROR));
     jw_ksize(&w, "skipped", tbt_run_result_count(r, TBT_TEST_SKIPPED));
     jw_close(&w, '}');
+    if (r->required_gates) {
+        jw_key(&w, "gates");
+        jw_open(&w, '{');
+        jw_key(&w, "required");
+        jw_open(&w, '[');
+        static const struct {
+            unsigned bit;
+            const char *name;
+        } gates[] = {{TBT_GATE_TEST_SPECS, "test-specs"},
+                     {TBT_GATE_ANALYZER_SCORE, "analyzer-score"},
+                     {TBT_GATE_ANALYZER_RULES, "analyzer-rules"}};
+        for (size_t i = 0; i < TBT_ARRAY_LEN(gates); i++)
+            if (r->required_gates & gates[i].bit) {
+                jw_sep(&w);
+                jw_str(&w, gates[i].name);
+            }
+        jw_close(&w, ']');
+        jw_kbool(&w, "passed", tbt_runner_exit_code(r) == 0);
+        jw_close(&w, '}');
+    }
 
     jw_key(&w, "tests");
     jw_open(&w, '[');

@@ -19,6 +19,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "tbt_analyzer.h"
+
 typedef struct counts {
     size_t tests, failures, errors, skipped;
 } counts;
@@ -180,9 +182,43 @@ static void spec_cases(jx *x, const tbt_test_result *t, const tbt_spec_result *s
     }
 }
 
-static void test_suites(jx *x, tbt_buf *out, counts *total, const tbt_test_result *t)
+/* The analyzer's verdict as a testsuite "TEST / analyzer", when a gate
+ * needs it: a testcase for the score and one per rule that ran; a
+ * failure only where a required gate fails (a rule at level warning
+ * never does). */
+static void lint_suite(jx *x, tbt_buf *out, counts *total, const tbt_test_result *t, const char *qn,
+                       unsigned gates)
+{
+    const tbt_lint_result *l = t->lint;
+    char msg[96];
+    snprintf(msg, sizeof(msg), "score %d below the minimum %d", l->score, l->minimum_score);
+    testcase(x, t, "analyzer score", NULL, (gates & TBT_GATE_ANALYZER_SCORE) && !l->score_passed ? "failure" : NULL,
+             "analyzer-score", msg);
+    for (size_t i = 0; i < l->n_rules; i++) {
+        const tbt_lint_rule_result *r = &l->rules[i];
+        if (r->level == TBT_LINT_DISABLED)
+            continue;
+        char *name = tbt_xasprintf("%s/%s", r->plugin, r->id);
+        bool fails = (gates & TBT_GATE_ANALYZER_RULES) && !r->passed && r->level == TBT_LINT_ERROR;
+        tbt_buf m = TBT_BUF_INIT;
+        for (size_t k = 0; fails && k < r->n_findings; k++)
+            tbt_buf_printf(&m, "%s#%s %s", k ? "; " : "", r->findings[k].span_id, r->findings[k].message);
+        if (fails && r->n_findings_total > r->n_findings)
+            tbt_buf_printf(&m, "; and %zu more", r->n_findings_total - r->n_findings);
+        testcase(x, t, name, NULL, fails ? "failure" : NULL, name, tbt_buf_cstr(&m));
+        tbt_buf_free(&m);
+        free(name);
+    }
+    char *sn = tbt_xasprintf("%s / analyzer", qn);
+    flush_suite(x, out, total, sn);
+    free(sn);
+}
+
+static void test_suites(jx *x, tbt_buf *out, counts *total, const tbt_test_result *t, unsigned gates)
 {
     char *qn = qualified_name(t);
+    if (t->lint && (gates & (TBT_GATE_ANALYZER_SCORE | TBT_GATE_ANALYZER_RULES)))
+        lint_suite(x, out, total, t, qn, gates);
     if (t->status == TBT_TEST_ERROR || t->status == TBT_TEST_SKIPPED || !t->n_specs) {
         if (t->status == TBT_TEST_ERROR)
             testcase(x, t, test_name(t), NULL, "error", NULL, t->error ? t->error : "unknown error");
@@ -210,7 +246,7 @@ void tbt_report_junit(const tbt_run_result *r, tbt_buf *out)
     uint64_t ns = 0;
     for (size_t i = 0; i < r->n_tests; i++) {
         const tbt_test_result *t = &r->tests[i];
-        test_suites(&x, &body, &total, t);
+        test_suites(&x, &body, &total, t, r->required_gates);
         /* trace_ns runs from the trigger's start, so it covers the trigger */
         ns += (t->trace_ns ? t->trace_ns : t->trigger_ns) + t->eval_ns;
     }

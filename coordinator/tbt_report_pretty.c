@@ -12,6 +12,10 @@
 #include <inttypes.h>
 #include <string.h>
 
+#include "tbt_analyzer.h"
+#include "tbt_report_lint.h"
+#include "tbt_runner.h"
+
 #define C_GREEN "\033[32m"
 #define C_RED "\033[31m"
 #define C_YELLOW "\033[33m"
@@ -315,6 +319,45 @@ static void output_lines(pr *p, const tbt_test_result *t)
     }
 }
 
+/* The analyzer's verdict: one line (score, failing rules); verbose adds
+ * the analyzer's own report, indented under the test. */
+static void lint_lines(pr *p, const tbt_lint_result *l)
+{
+    indent(p, 1);
+    mark(p, l->score_passed && l->rules_passed);
+    tbt_buf_printf(p->b, "analyzer: score %d/100 (minimum %d)", l->score, l->minimum_score);
+    size_t failing = 0;
+    for (size_t i = 0; i < l->n_rules; i++)
+        failing += !l->rules[i].passed && l->rules[i].level != TBT_LINT_DISABLED;
+    if (failing) {
+        tbt_buf_printf(p->b, "; %zu rule%s failed: ", failing, failing == 1 ? "" : "s");
+        size_t k = 0;
+        for (size_t i = 0; i < l->n_rules; i++) {
+            const tbt_lint_rule_result *r = &l->rules[i];
+            if (r->passed || r->level == TBT_LINT_DISABLED)
+                continue;
+            tbt_buf_printf(p->b, "%s%s/%s", k++ ? ", " : "", r->plugin, r->id);
+            if (r->level == TBT_LINT_WARNING)
+                tbt_buf_puts(p->b, " (warning)");
+        }
+    }
+    tbt_buf_putc(p->b, '\n');
+    if (!p->verbose)
+        return;
+    tbt_buf full = TBT_BUF_INIT;
+    tbt_report_lint_pretty(l, p->color, false, &full);
+    const char *line = tbt_buf_cstr(&full);
+    while (*line) {
+        const char *nl = strchr(line, '\n');
+        size_t n = nl ? (size_t)(nl - line) : strlen(line);
+        indent(p, 2);
+        tbt_buf_append(p->b, line, n);
+        tbt_buf_putc(p->b, '\n');
+        line += n + (nl != NULL);
+    }
+    tbt_buf_free(&full);
+}
+
 static void test_lines(pr *p, const tbt_test_result *t)
 {
     indent(p, 0);
@@ -360,6 +403,8 @@ static void test_lines(pr *p, const tbt_test_result *t)
     for (size_t i = 0; i < t->n_specs; i++)
         spec_lines(p, t, &t->specs[i]);
     output_lines(p, t);
+    if (t->lint)
+        lint_lines(p, t->lint);
 }
 
 static const char *plural(size_t n, const char *one, const char *many)
@@ -390,6 +435,26 @@ static void summary(pr *p, const tbt_run_result *r)
                    specs - specs_passed);
     color_off(p);
     tbt_buf_putc(p->b, '\n');
+    if (!r->required_gates)
+        return;
+    /* gates other than the default decide the verdict: say which, and
+     * what they made of the run */
+    size_t failing = 0;
+    for (size_t i = 0; i < r->n_tests; i++)
+        failing += tbt_runner_gates_failed(r, &r->tests[i]) != 0;
+    tbt_buf g = TBT_BUF_INIT;
+    tbt_gates_format(r->required_gates, &g);
+    color_on(p, failing || errors ? C_RED : C_GREEN);
+    tbt_buf_printf(p->b, "required gates %s: ", tbt_buf_cstr(&g));
+    if (failing)
+        tbt_buf_printf(p->b, "%zu %s failed them", failing, plural(failing, "test", "tests"));
+    else
+        tbt_buf_puts(p->b, errors ? "not judged (errors)" : "passed");
+    if (!(r->required_gates & TBT_GATE_TEST_SPECS) && failed)
+        tbt_buf_puts(p->b, "; failing specs do not decide the verdict (test-specs is not a required gate)");
+    color_off(p);
+    tbt_buf_putc(p->b, '\n');
+    tbt_buf_free(&g);
 }
 
 static bool same_str(const char *a, const char *b)

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "tbt_analyzer.h"
 #include "tbt_cli.h"
 
 typedef struct compiled {
@@ -67,6 +68,17 @@ static void run_test(const tbt_trace_source *src, tbt_plan *plan, tbt_vars *vars
     }
     /* acquire may have set completion/timings; evaluation fills the rest */
     tbt_plan_evaluate(plan, t, vars, rr, res);
+    if (src->analyzer && tbt_analyzer_config_enabled(src->analyzer)) {
+        tbt_lint_result *lr = tbt_arena_calloc(rr->arena, 1, sizeof(*lr));
+        if (tbt_analyzer_run(src->analyzer, t, rr->arena, lr) == 0)
+            res->lint = lr;
+    }
+    if (src->want_view) {
+        tbt_buf view = TBT_BUF_INIT;
+        tbt_trace_view_json(t, res, &src->view_limits, &view);
+        res->trace_view = tbt_arena_memdup(rr->arena, tbt_buf_cstr(&view), view.len + 1);
+        tbt_buf_free(&view);
+    }
     if (src->release)
         src->release(src->ud, t);
 }
@@ -194,11 +206,26 @@ void tbt_runner_units_free(tbt_unit *u, size_t n)
     free(u);
 }
 
+unsigned tbt_runner_gates_failed(const tbt_run_result *rr, const tbt_test_result *t)
+{
+    unsigned gates = rr->required_gates ? rr->required_gates : TBT_GATES_DEFAULT, failed = 0;
+    /* unlike Tracetest, a failing spec fails the verdict only when
+     * test-specs is a required gate */
+    if ((gates & TBT_GATE_TEST_SPECS) && t->status == TBT_TEST_FAILED)
+        failed |= TBT_GATE_TEST_SPECS;
+    if (t->lint)
+        failed |= tbt_gates_lint_failed(gates, t->lint);
+    return failed;
+}
+
 int tbt_runner_exit_code(const tbt_run_result *rr)
 {
     if (tbt_run_result_count(rr, TBT_TEST_ERROR) > 0)
         return TBT_EXIT_ERROR;
-    if (tbt_run_result_count(rr, TBT_TEST_FAILED) > 0 || tbt_run_result_count(rr, TBT_TEST_SKIPPED) > 0)
+    if (tbt_run_result_count(rr, TBT_TEST_SKIPPED) > 0)
         return TBT_EXIT_FAILED;
+    for (size_t i = 0; i < rr->n_tests; i++)
+        if (tbt_runner_gates_failed(rr, &rr->tests[i]))
+            return TBT_EXIT_FAILED;
     return TBT_EXIT_OK;
 }

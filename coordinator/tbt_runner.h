@@ -12,6 +12,7 @@
 #define TBT_RUNNER_H
 
 #include "tbt_eval.h"
+#include "tbt_trace_view.h"
 
 typedef struct tbt_trace_source {
     void *ud;
@@ -25,6 +26,13 @@ typedef struct tbt_trace_source {
     /* Or, instead of acquire/release: run the whole test (trigger, wait,
      * evaluate) and fill res; a TBT_TEST_ERROR result stops a suite. */
     void (*run)(void *ud, const tbt_plan *plan, tbt_vars *vars, tbt_run_result *rr, tbt_test_result *res);
+    /* An HTML report is wanted: with acquire/release, the runner stores
+     * each test's trace view (res->trace_view, in rr's arena) after the
+     * evaluation and before the release, bounded by view_limits. */
+    bool want_view;
+    tbt_trace_view_limits view_limits;
+    /* Lint each trace after the evaluation (res->lint), or NULL. */
+    const struct tbt_analyzer_config *analyzer;
 } tbt_trace_source;
 
 /* Compile every test that will run (all errors reported in errs), then run
@@ -48,8 +56,12 @@ int tbt_runner_units(tbt_defs *defs, char **files, size_t n_files, tbt_unit **ou
                      tbt_error_list *errs);
 void tbt_runner_units_free(tbt_unit *u, size_t n);
 
-/* The exit code for a finished run: 0 all passed, 1 any error, 2 any
- * failure (and no error). */
+/* The exit code for a finished run: 1 any error; else 2 when a test
+ * fails a required gate (rr->required_gates: test-specs by default, the
+ * analyzer's score and rules when asked) or a suite step was skipped;
+ * else 0. */
 int tbt_runner_exit_code(const tbt_run_result *rr);
+/* The required gates test t fails (tbt_gates bits), 0 when none. */
+unsigned tbt_runner_gates_failed(const tbt_run_result *rr, const tbt_test_result *t);
 
 #endif

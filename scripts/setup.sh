@@ -15,6 +15,9 @@ PKGS=(
   postgresql curl                   # examples/checkout-system (system under test)
   rabbitmq-server                   # the amqp trigger's tests (tests/rabbitmq.sh runs a throwaway node)
   kcat wrk                          # a Kafka client for the broker test; the ingest bench's load client
+  python3-jsonschema libxml2-utils  # tests/test_schemas.sh: the documented report schemas hold
+  python3-prometheus-client         # tests/integration/test_metrics.sh: /metrics parsed by Prometheus's parser
+  chromium fonts-dejavu-core        # tests/integration/test_html_report.sh (playwright-core drives it)
 )
 # Node.js + npm for examples/checkout-system: Debian's, unless a node is already
 # on PATH (e.g. NodeSource's nodejs, which bundles npm).

@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "tbt_analyzer.h"
+
 /* ---- encoding helpers ---------------------------------------------------- */
 static cJSON *ynode_json(const tbt_ynode *n, unsigned depth)
 {
@@ -148,6 +150,14 @@ static int job_encode(const tbt_job *job, const tbt_test_def *def, const char *d
         cJSON_AddNumberToObject(su, "step", job->step);
         cJSON_AddNumberToObject(su, "steps", job->steps);
     }
+    if (job->want_view || job->analyzer) {
+        cJSON *want = cJSON_AddObjectToObject(root, "want");
+        if (job->want_view)
+            cJSON_AddNumberToObject(want, "traceViewMaxBytes",
+                                    (double)(job->view_max_bytes ? job->view_max_bytes : TBT_MSG_VIEW_MAX_BYTES));
+        if (job->analyzer)
+            cJSON_AddItemToObject(want, "analyzer", cJSON_CreateRaw(job->analyzer));
+    }
     cJSON *test = cJSON_AddObjectToObject(root, "test");
     add_str(test, "id", &def->id);
     add_str(test, "name", &def->name);
@@ -252,6 +262,7 @@ void tbt_job_clear(tbt_job *job)
     free(job->test_file);
     free(job->definition);
     free(job->suite);
+    free(job->analyzer);
     tbt_vars_free(job->vars);
     memset(job, 0, sizeof(*job));
 }
@@ -301,6 +312,26 @@ int tbt_job_decode(const char *json, size_t len, tbt_job *out, tbt_error *err)
             out->suite = tbt_xstrdup(sn);
             out->step = (int)step;
             out->steps = (int)steps;
+        }
+    }
+    const cJSON *want = cJSON_GetObjectItemCaseSensitive(root, "want");
+    if (rc == 0 && want) {
+        int64_t vmax = 0;
+        const cJSON *an = cJSON_IsObject(want) ? cJSON_GetObjectItemCaseSensitive(want, "analyzer") : NULL;
+        if (!cJSON_IsObject(want))
+            rc = bad(err, "job", "\"want\" must be an object");
+        else if (!get_int(want, "traceViewMaxBytes", 0, TBT_MSG_VIEW_LIMIT, &vmax))
+            rc = bad(err, "job", "\"want.traceViewMaxBytes\" must be a whole number up to 7340032");
+        else if (an && !cJSON_IsObject(an))
+            rc = bad(err, "job", "\"want.analyzer\" must be an object");
+        if (rc == 0) {
+            out->want_view = cJSON_GetObjectItemCaseSensitive(want, "traceViewMaxBytes") != NULL;
+            out->view_max_bytes = (size_t)vmax;
+            if (an) {
+                char *t = cJSON_PrintUnformatted(an);
+                out->analyzer = tbt_xstrdup(t ? t : "{}");
+                cJSON_free(t);
+            }
         }
     }
     if (rc == 0) {
@@ -433,6 +464,14 @@ int tbt_result_encode(const tbt_job *job, const char *agent_id, const tbt_test_r
         }
         cJSON_AddItemToArray(specs, so);
     }
+    if (res->lint) {
+        tbt_buf lj = TBT_BUF_INIT;
+        tbt_lint_result_json(res->lint, &lj);
+        cJSON_AddItemToObject(t, "analyzer", cJSON_CreateRaw(tbt_buf_cstr(&lj)));
+        tbt_buf_free(&lj);
+    }
+    if (res->trace_view)
+        cJSON_AddItemToObject(t, "traceView", cJSON_CreateRaw(res->trace_view));
     print_into(root, out);
     return 0;
 }
@@ -616,6 +655,18 @@ int tbt_result_decode(const char *json, size_t len, tbt_run_result *rr, tbt_test
             }
         }
         out->n_specs = n_specs;
+    }
+    const cJSON *lint = rc ? NULL : cJSON_GetObjectItemCaseSensitive(t, "analyzer");
+    if (lint && tbt_lint_result_from_cjson(lint, rr->arena, &out->lint, err) != 0)
+        rc = -EINVAL;
+    const cJSON *view = rc ? NULL : cJSON_GetObjectItemCaseSensitive(t, "traceView");
+    if (view && !cJSON_IsObject(view))
+        rc = bad(err, "result", "\"test.traceView\" must be an object");
+    else if (view) {
+        /* kept as text: the HTML report embeds it as it is */
+        char *v = cJSON_PrintUnformatted(view);
+        out->trace_view = v ? tbt_arena_strdup(rr->arena, v) : NULL;
+        cJSON_free(v);
     }
     if (rc == 0) {
         meta->run_id = tbt_xstrdup(run);

@@ -34,7 +34,18 @@ typedef struct tbt_job {
     tbt_vars *vars;
     char *suite;                /* NULL unless a suite step */
     int step, steps;
+    /* What the coordinator wants back besides the verdict. */
+    bool want_view;             /* the trace view for the HTML report */
+    size_t view_max_bytes;      /* its bound (TBT_MSG_VIEW_MAX_BYTES when 0) */
+    char *analyzer;             /* analyzer configuration JSON (tbt_analyzer.h), or NULL: no analysis */
 } tbt_job;
+
+/* A result travels as one Kafka record: by default a trace view inside it
+ * is bounded well under the brokers' default 1 MB message.max.bytes. A
+ * coordinator that knows its cluster takes more (the embedded broker of
+ * `tbt run`: TBT_MSG_VIEW_LIMIT), never past what a result may weigh. */
+#define TBT_MSG_VIEW_MAX_BYTES (512u * 1024u)
+#define TBT_MSG_VIEW_LIMIT (TBT_MSG_MAX_BYTES - 1024u * 1024u)
 
 /* Encode a job for def (polling profile inlined) with vars. job supplies
  * the ids, attempt, environment, deadline and suite fields (its definition

@@ -10,7 +10,13 @@
  * timestamps (> 2^53) exactly. Before parsing, integer literals of 16 or
  * more digits in value position are therefore wrapped in quotes; every
  * integer field accepts the string form anyway, so the meaning is unchanged
- * and the digits survive. */
+ * and the digits survive.
+ *
+ * Grafana Tempo's trace-by-id JSON (tbt_datastore_tempo.c) is read here too:
+ * its top-level "batches" (tempopb.Trace) is taken as "resourceSpans", its
+ * padded-base64 ids as ids, and the pre-1.0 OTLP names
+ * "instrumentationLibrarySpans" / "instrumentationLibrary" (older Tempo) as
+ * "scopeSpans" / "scope". Nothing else about OTLP/JSON changes. */
 #include "tbt_otlp.h"
 
 #include <cjson/cJSON.h>
@@ -652,7 +658,16 @@ static void dec_id(jdec *d, const cJSON *v, const char *what, uint8_t *out, size
     }
     const char *s = v->valuestring;
     size_t len = strlen(s);
-    if (tbt_hex_decode(s, len, out, n) != 0) {
+    /* Tempo's JSON (gogo jsonpb) writes ids as padded base64 (24 or 12
+     * characters, never a hex id's length): accept that form too. */
+    uint8_t *raw = NULL;
+    size_t raw_n = 0;
+    bool b64 = len == (n + 2) / 3 * 4 && s[len - 1] == '=' && tbt_base64_decode(s, len, &raw, &raw_n) == 0 &&
+               raw_n == n;
+    if (b64)
+        memcpy(out, raw, n);
+    free(raw);
+    if (!b64 && tbt_hex_decode(s, len, out, n) != 0) {
         span_why(d, "%s must be %zu hex digits, got \"%.40s\"", what, 2 * n, s);
         memset(out, 0, n);
         return;
@@ -855,7 +870,7 @@ static int dec_scope_spans(jdec *d, const cJSON *obj, const jpath *p, const tbt_
     for (const cJSON *c = obj->child; c; c = c->next) {
         const char *k = c->string;
         jpath cp = {p, k, 0, false};
-        if (strcmp(k, "scope") == 0 && !cJSON_IsNull(c)) {
+        if ((strcmp(k, "scope") == 0 || strcmp(k, "instrumentationLibrary") == 0) && !cJSON_IsNull(c)) {
             if ((rc = j_object(d, c, &cp)))
                 return rc;
             for (const cJSON *m = c->child; m; m = m->next) {
@@ -914,7 +929,7 @@ static int dec_resource_spans(jdec *d, const cJSON *obj, const jpath *p)
                 if (rc)
                     return rc;
             }
-        } else if (key_is(k, "scopeSpans", "scope_spans")) {
+        } else if (key_is(k, "scopeSpans", "scope_spans") || strcmp(k, "instrumentationLibrarySpans") == 0) {
             ss = c;
             ss_key = k;
         } else if (key_is(k, "schemaUrl", "schema_url")) {
@@ -1000,7 +1015,8 @@ int tbt_otlp_json_decode(tbt_trace *t, const uint8_t *buf, size_t len, const tbt
         goto out;
     }
     for (const cJSON *c = root->child; c; c = c->next) {
-        if (!key_is(c->string, "resourceSpans", "resource_spans"))
+        /* "batches": Tempo's tempopb.Trace, the same ResourceSpans */
+        if (!key_is(c->string, "resourceSpans", "resource_spans") && strcmp(c->string, "batches") != 0)
             continue;
         jpath p = {NULL, c->string, 0, false};
         size_t n = 0;

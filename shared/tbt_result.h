@@ -117,6 +117,8 @@ typedef struct tbt_run_result {
     tbt_arena *arena;
     tbt_test_result *tests;
     size_t n_tests, cap_tests;
+    unsigned required_gates; /* tbt_gates bits (tbt_analyzer.h) deciding the verdict; 0: the
+                                default, test-specs only */
 } tbt_run_result;
 
 tbt_run_result *tbt_run_result_new(void);

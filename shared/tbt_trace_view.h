@@ -5,7 +5,7 @@
  * to (linked traces are marked) and its attributes. Compact JSON text,
  * produced where the trace is (the in-process agent, `tbt eval`, a Kafka
  * agent that ships it inside its result) and embedded by the HTML report
- * as is. The format is documented in docs/reports.md.
+ * as is. The format is documented in docs/html-report.md.
  *
  * Bounded: a view never exceeds limits->max_bytes. Past the bound the
  * attributes of spans nobody asserted on go first, then spans (a span an
@@ -18,6 +18,11 @@
 #include "tbt_result.h"
 #include "tbt_trace.h"
 
+/* The bound `--report` uses per test: every span of a 100k-span trace
+ * fits (about 65 bytes a span), with the attributes of as many spans as
+ * the rest allows, asserted ones first (docs/html-report.md). */
+#define TBT_TRACE_VIEW_REPORT_MAX_BYTES ((size_t)8 << 20)
+
 typedef struct tbt_trace_view_limits {
     size_t max_bytes;       /* 0: unbounded (local runs) */
     size_t max_attr_value;  /* longer attribute values are cut (with "…"), 0: 4096 */
@@ -25,7 +30,10 @@ typedef struct tbt_trace_view_limits {
 
 /* Append the view of t (finalized) to out. res (may be NULL) is the
  * test's result: spans its assertions selected or failed on are marked
- * and kept first when the view must shrink. Returns 0. */
+ * and kept first when the view must shrink. Always valid JSON (texts
+ * through tbt_buf_json_str, so any bytes become valid UTF-8). The bound
+ * holds for any max_bytes above the empty view (about 330 bytes), which
+ * is written whole even past it. Returns 0. */
 int tbt_trace_view_json(tbt_trace *t, const tbt_test_result *res, const tbt_trace_view_limits *limits, tbt_buf *out);
 
 #endif

@@ -232,5 +232,50 @@ check "a bad Campaign is an error (exit 1)" $?
 has "bad.yaml:5:9: campaign rate: expected a positive number of runs per second" "$TMP/err"
 check "the Campaign error has file:line:col" $?
 
+# ---- required gates and the analyzer in runs (docs/analyzer.md) -------------------
+AN=$ROOT/tests/data/analyzer
+run 0 tbt eval -f "$EX/checkout.yaml" --trace "$EX/traces/checkout-buggy.otlp.json" --required-gates analyzer-score
+check "failing specs pass the run when test-specs is not a required gate (exit 0)" $?
+has "failing specs do not decide the verdict" "$TMP/out" && has "analyzer: score 73/100" "$TMP/out"
+check "the report says why failing specs did not fail the run, and shows the score" $?
+run 2 tbt eval -f "$EX/checkout.yaml" --trace "$EX/traces/checkout-healthy.otlp.json" \
+  --required-gates test-specs,analyzer-rules --junit "$TMP/gates.xml"
+check "a failing analyzer rule fails the run when analyzer-rules is required (exit 2)" $?
+has "required gates test-specs,analyzer-rules: 1 test failed them" "$TMP/out"
+check "the summary names the gates that failed" $?
+has 'name="Checkout places an order and charges the card / analyzer"' "$TMP/gates.xml" &&
+  has '<failure type="security/secure-https-protocol"' "$TMP/gates.xml"
+check "JUnit has an analyzer testsuite with the failing rule" $?
+run 2 tbt eval -f "$EX/checkout.yaml" -f "$AN/analyzer-strict.yaml" -f "$AN/testrunner-score.yaml" \
+  --trace "$EX/traces/checkout-healthy.otlp.json" -o json
+check "an Analyzer's minimumScore with a TestRunner's analyzer-score gate fails a low score (exit 2)" $?
+python3 - "$TMP/out" <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))
+a = d["tests"][0]["analyzer"]
+assert d["gates"] == {"required": ["test-specs", "analyzer-score"], "passed": False}, d["gates"]
+assert a["minimumScore"] == 90 and a["scorePassed"] is False and a["score"] < 90, a
+r = [x for x in a["rules"] if x["id"] == "secure-https-protocol"][0]
+assert r["level"] == "warning" and r["passed"] is False and r["findingsTotal"] == 2, r
+PY
+check "the JSON report carries the analyzer's verdict and the gates" $?
+run 0 tbt eval -f "$EX/checkout.yaml" -f "$AN/analyzer-strict.yaml" -f "$AN/testrunner-score.yaml" \
+  --trace "$EX/traces/checkout-healthy.otlp.json" --required-gates test-specs
+check "--required-gates wins over the TestRunner resource" $?
+run 0 tbt eval -f "$EX/checkout.yaml" --trace "$EX/traces/checkout-healthy.otlp.json"
+! has "analyzer:" "$TMP/out"
+check "without an Analyzer resource or gate the analyzer does not run" $?
+run 1 tbt eval -f "$EX/checkout.yaml" --trace "$EX/traces/checkout-healthy.otlp.json" --required-gates specs
+check "an unknown gate is refused (exit 1)" $?
+has "unknown gate 'specs' (valid gates: test-specs, analyzer-score, analyzer-rules)" "$TMP/err"
+check "the gate error lists the valid gates" $?
+run 1 tbt eval -f "$EX/checkout.yaml" -f "$AN/analyzer-off.yaml" --trace "$EX/traces/checkout-healthy.otlp.json" \
+  --required-gates analyzer-score
+check "an analyzer gate with the analyzer disabled is an error" $?
+run 1 tbt eval -f "$EX/checkout.yaml" -f "$AN/analyzer-bad.yaml" --trace "$EX/traces/checkout-healthy.otlp.json"
+check "a bad Analyzer resource is an error (exit 1)" $?
+has "analyzer-bad.yaml:7:19" "$TMP/err"
+check "the Analyzer error has file:line:col" $?
+
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]

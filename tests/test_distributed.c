@@ -137,7 +137,7 @@ static void start(cluster *c, const char *yaml, bool with_agent)
     ko.conf = &c->conf;
     ko.concurrency = 8;
     ko.solo = true;
-    ko.verbosity = 0;
+    ko.log_level = TBT_LOG_ERROR;
     ko.heartbeat_ms = 500;
     ko.agent_id = "test-agent";
     ck_assert_msg(tbt_kagent_start(c->agent, &ko, &c->kagent, &err) == 0, "%s", err.msg);
@@ -367,7 +367,7 @@ START_TEST(results_are_deduplicated_by_job)
     ko.environment = "t";
     ko.conf = &c.conf;
     ko.solo = true;
-    ko.verbosity = 0;
+    ko.log_level = TBT_LOG_ERROR;
     ko.agent_id = "twin";
     tbt_kagent *k2 = NULL;
     ck_assert_msg(tbt_kagent_start(a2, &ko, &k2, &err) == 0, "%s", err.msg);
@@ -483,9 +483,9 @@ START_TEST(job_longer_than_max_poll_interval)
     ko.brokers = c.bootstrap;
     ko.environment = "t";
     ko.conf = &c.conf;
-    ko.verbosity = 0;
+    ko.log_level = TBT_LOG_ERROR;
     ko.agent_id = "slow-agent";
-    ko.verbosity = getenv("TBT_TEST_VERBOSE") ? 2 : 0;
+    ko.log_level = getenv("TBT_TEST_VERBOSE") ? TBT_LOG_DEBUG : TBT_LOG_ERROR;
     ck_assert_msg(tbt_kagent_start(c.agent, &ko, &c.kagent, &err) == 0, "%s", err.msg);
     char url[96];
     snprintf(url, sizeof(url), "http://127.0.0.1:%u/sleep-6000?", sut_port);

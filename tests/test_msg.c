@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "tbt_analyzer.h"
 #include "tbt_eval.h"
 #include "tbt_msg.h"
 #include "tbt_otlp.h"
@@ -115,6 +116,20 @@ START_TEST(result_round_trip_reports_the_same)
     tbt_run_result *r1 = tbt_run_result_new();
     tbt_test_result *res = tbt_run_result_add(r1);
     evaluate(def, d, "examples/traces/checkout-buggy.otlp.json", r1, res);
+    /* the analyzer's verdict travels too */
+    {
+        tbt_trace *t;
+        tbt_error e2 = TBT_ERROR_INIT;
+        char *p = path_of("examples/traces/checkout-buggy.otlp.json");
+        ck_assert_int_eq(tbt_otlp_load_file(p, &t, &e2), 0);
+        free(p);
+        tbt_analyzer_config *cfg = tbt_analyzer_config_new();
+        tbt_lint_result *lr = tbt_arena_calloc(r1->arena, 1, sizeof(*lr));
+        ck_assert_int_eq(tbt_analyzer_run(cfg, t, r1->arena, lr), 0);
+        res->lint = lr;
+        tbt_analyzer_config_free(cfg);
+        tbt_trace_free(t);
+    }
     res->environment = "eu-west";
     res->completion = "complete: 4/4 selectors matched";
     res->trigger_ns = 12000000;
@@ -131,6 +146,8 @@ START_TEST(result_round_trip_reports_the_same)
     ck_assert_str_eq(meta.job_id, "job-7");
     ck_assert_str_eq(meta.agent_id, "agent-a");
     ck_assert_int_eq(res2->status, TBT_TEST_FAILED);
+    ck_assert_ptr_nonnull(res2->lint);
+    ck_assert_int_eq(res2->lint->score, res->lint->score);
     tbt_buf j1 = TBT_BUF_INIT, j2 = TBT_BUF_INIT;
     tbt_report_json(r1, &j1);
     tbt_report_json(r2, &j2);
@@ -223,6 +240,71 @@ START_TEST(hostile_messages_are_refused)
 }
 END_TEST
 
+START_TEST(what_the_coordinator_wants_travels)
+{
+    const tbt_test_def *def;
+    tbt_defs *d = load_example(&def);
+    tbt_vars *vars = tbt_vars_new();
+    tbt_job job = {.run_id = "r", .job_id = "j", .environment = "eu", .attempt = 1, .want_view = true,
+                   .view_max_bytes = 1000, .analyzer = "{\"minimumScore\":70}"};
+    tbt_buf b = TBT_BUF_INIT;
+    tbt_job_encode(&job, def, vars, &b);
+    tbt_job got;
+    tbt_error err = TBT_ERROR_INIT;
+    ck_assert_msg(tbt_job_decode(b.data, b.len, &got, &err) == 0, "%s", err.msg);
+    ck_assert(got.want_view);
+    ck_assert_uint_eq(got.view_max_bytes, 1000);
+    ck_assert_str_eq(got.analyzer, "{\"minimumScore\":70}");
+    tbt_job_clear(&got);
+    /* nothing asked: nothing comes back */
+    tbt_job plain = {.run_id = "r", .job_id = "j", .attempt = 1};
+    tbt_buf_reset(&b);
+    tbt_job_encode(&plain, def, vars, &b);
+    ck_assert_ptr_null(strstr(b.data, "\"want\""));
+    ck_assert_int_eq(tbt_job_decode(b.data, b.len, &got, &err), 0);
+    ck_assert(!got.want_view && !got.analyzer);
+    tbt_job_clear(&got);
+    /* hostile */
+    static const char *const bad[][2] = {
+        {"[]", "invalid job message: \"want\" must be an object"},
+        {"{\"traceViewMaxBytes\":-1}", "invalid job message: \"want.traceViewMaxBytes\" must be a whole number up to 7340032"},
+        {"{\"traceViewMaxBytes\":99999999}", "invalid job message: \"want.traceViewMaxBytes\" must be a whole number up to 7340032"},
+        {"{\"analyzer\":\"x\"}", "invalid job message: \"want.analyzer\" must be an object"},
+    };
+    for (size_t i = 0; i < TBT_ARRAY_LEN(bad); i++) {
+        char *js = tbt_xasprintf("{\"version\":1,\"kind\":\"job\",\"runId\":\"r\",\"jobId\":\"j\",\"want\":%s,"
+                                 "\"test\":{\"definition\":{}}}", bad[i][0]);
+        ck_assert_int_eq(tbt_job_decode(js, strlen(js), &got, &err), -EINVAL);
+        ck_assert_str_eq(err.msg, bad[i][1]);
+        tbt_error_clear(&err);
+        free(js);
+    }
+    /* a result carries its trace view as it is */
+    tbt_run_result *r1 = tbt_run_result_new();
+    tbt_test_result *res = tbt_run_result_add(r1);
+    res->status = TBT_TEST_PASSED;
+    res->trace_view = "{\"v\":1,\"spans\":[[\"a\",\"</script>\"]]}";
+    tbt_buf_reset(&b);
+    tbt_result_encode(&job, "agent", res, &b);
+    tbt_run_result *r2 = tbt_run_result_new();
+    tbt_test_result *res2 = tbt_run_result_add(r2);
+    tbt_result_meta meta;
+    ck_assert_msg(tbt_result_decode(b.data, b.len, r2, res2, &meta, &err) == 0, "%s", err.msg);
+    ck_assert_str_eq(res2->trace_view, res->trace_view);
+    tbt_result_meta_clear(&meta);
+    const char *bv = "{\"version\":1,\"kind\":\"result\",\"runId\":\"r\",\"jobId\":\"j\",\"test\":{\"status\":"
+                     "\"passed\",\"traceView\":\"<html>\"}}";
+    ck_assert_int_eq(tbt_result_decode(bv, strlen(bv), r2, res2, &meta, &err), -EINVAL);
+    ck_assert_str_eq(err.msg, "invalid result message: \"test.traceView\" must be an object");
+    tbt_error_clear(&err);
+    tbt_run_result_free(r1);
+    tbt_run_result_free(r2);
+    tbt_buf_free(&b);
+    tbt_vars_free(vars);
+    tbt_defs_free(d);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("msg");
@@ -230,6 +312,7 @@ int main(void)
     tcase_add_test(tc, job_round_trip_evaluates_the_same);
     tcase_add_test(tc, result_round_trip_reports_the_same);
     tcase_add_test(tc, hostile_messages_are_refused);
+    tcase_add_test(tc, what_the_coordinator_wants_travels);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
