@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # test_metrics.sh TBT SOURCE_ROOT - /metrics of a real agent and a real
 # coordinator over `tbt broker`, parsed by Prometheus's own text parser
-# (Debian's python3-prometheus-client). The system under test is a small
-# HTTP service that exports two spans per request to the agent's OTLP/HTTP
-# receiver (as the checkout system does, without Node.js). Proves: every
-# family parses; the agent's jobs completed equal the runs, spans ingested
-# equal what the service exported, the trigger and job histograms count
+# (Debian's python3-prometheus-client). The system under test is the
+# checkout system (Node.js services instrumented with the OpenTelemetry JS
+# SDK) exporting to the agent's OTLP/HTTP receiver. Proves: every family
+# parses; the agent's jobs completed equal the runs, spans ingested equal
+# the spans the store holds, the trigger and job histograms count
 # every run, the store gauges and the Kafka lag are there; the
 # coordinator's /metrics, scraped while its campaign runs, has jobs
 # published, results, live agents and the result latency histogram.
@@ -24,6 +24,7 @@ RUNS=10
 cleanup() {
   for ((i = ${#PIDS[@]} - 1; i >= 0; i--)); do kill "${PIDS[$i]}" 2>/dev/null; done
   for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null; done
+  [ -n "${STOP_SYS:-}" ] && "$ROOT/examples/checkout-system/stop.sh" "$TMP/sys" >/dev/null 2>&1
   if [ -n "${KEEP:-}" ]; then echo "kept $TMP"; else rm -rf "$TMP"; fi
 }
 trap cleanup EXIT
@@ -44,7 +45,7 @@ wait_for() {
 # the port of "metrics on http://ADDR:PORT/metrics" in a log
 metrics_port() { sed -n 's|.*metrics on http://.*:\([0-9][0-9]*\)/metrics.*|\1|p' "$1" | head -1; }
 
-for tool in curl; do
+for tool in curl node; do
   command -v $tool >/dev/null || { echo "test_metrics: $tool is missing (scripts/setup.sh installs it)"; exit 1; }
 done
 "$PY" -c 'import prometheus_client.parser' 2>/dev/null ||
@@ -59,59 +60,22 @@ wait_for 20 test -s "$TMP/broker.out"
 check "tbt broker prints its bootstrap list" $?
 B=$(head -1 "$TMP/broker.out")
 
-# ---- the system under test: GET /work exports two spans, then answers ------------
+# ---- the system under test: the checkout system (Node.js, OpenTelemetry JS SDK),
+# exporting to the agent's OTLP/HTTP receiver --------------------------------------
+SYS=$ROOT/examples/checkout-system
 OTLP=$(free_port)
-SUT=$(free_port)
-"$PY" - "$SUT" "$OTLP" >"$TMP/sut.log" 2>&1 <<'PY' &
-import json, os, sys, time, urllib.request
-from http.server import ThreadingHTTPServer, BaseHTTPRequestHandler
-otlp = "http://127.0.0.1:%s/v1/traces" % sys.argv[2]
-class H(BaseHTTPRequestHandler):
-    def do_GET(self):
-        tp = self.headers.get("traceparent", "")
-        parts = tp.split("-")
-        if self.path == "/work" and len(parts) == 4:
-            trace, parent = parts[1], parts[2]
-            now = time.time_ns()
-            server, child = os.urandom(8).hex(), os.urandom(8).hex()
-            span = lambda sid, par, name, kind: {"traceId": trace, "spanId": sid, "parentSpanId": par, "name": name,
-                                                 "kind": kind, "startTimeUnixNano": str(now),
-                                                 "endTimeUnixNano": str(now + 1000000)}
-            body = {"resourceSpans": [{"resource": {"attributes": [
-                        {"key": "service.name", "value": {"stringValue": "work-service"}}]},
-                    "scopeSpans": [{"spans": [span(server, parent, "GET /work", 2), span(child, server, "work", 1)]}]}]}
-            req = urllib.request.Request(otlp, data=json.dumps(body).encode(), headers={"Content-Type": "application/json"})
-            urllib.request.urlopen(req, timeout=10).read()
-        self.send_response(200); self.send_header("Content-Length", "2"); self.end_headers(); self.wfile.write(b"ok")
-    def log_message(self, *a): pass
-ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), H).serve_forever()
-PY
-PIDS+=($!)
-wait_for 20 curl -fsS "http://127.0.0.1:$SUT/"
-check "the system under test answers" $?
-
-cat >"$TMP/work.yaml" <<EOF
-type: Test
-spec:
-  id: work
-  name: work is done once
-  trigger:
-    type: http
-    httpRequest:
-      method: GET
-      url: \${var:TARGET}/work
-  completion:
-    quietPeriod: 300ms
-    timeout: 30s
-  specs:
-    - selector: span[name="work" service.name="work-service"]
-      assertions:
-        - attr:tracetest.selected_spans.count = 1
-EOF
+if OTEL_BSP_SCHEDULE_DELAY=100 "$SYS/start.sh" "$TMP/sys" "http://127.0.0.1:$OTLP/v1/traces" >"$TMP/start.log" 2>&1; then
+  check "the checkout system starts" 0
+else
+  cat "$TMP/start.log"
+  check "the checkout system starts" 1
+fi
+STOP_SYS=1
+GATEWAY=$(sed -n 's/^GATEWAY_URL=//p' "$TMP/sys/env" | tr -d "'\"")
 
 # ---- the agent, with --metrics on a free port -------------------------------------
 (exec "${WRAP[@]}" "$TBTBIN" agent -b "$B" -e metrics --agent-id metrics-1 --otlp-http "127.0.0.1:$OTLP" \
-  --otlp-grpc 0 --metrics 127.0.0.1:0 --var "TARGET=http://127.0.0.1:$SUT" "${KX[@]}" >"$TMP/agent.log" 2>&1) &
+  --otlp-grpc 0 --metrics 127.0.0.1:0 --var "GATEWAY_URL=$GATEWAY" "${KX[@]}" >"$TMP/agent.log" 2>&1) &
 PIDS+=($!)
 AGENT=$!
 has_port() { [ -n "$(metrics_port "$1")" ]; }
@@ -130,7 +94,7 @@ wait_for 60 grep -q "assigned" "$TMP/agent.log"
 check "the agent joined its group" $?
 
 # ---- a campaign through the coordinator, its /metrics scraped while it runs --------
-(exec "${WRAP[@]}" "$TBTBIN" run --brokers "$B" --env metrics -f "$TMP/work.yaml" --runs $RUNS --concurrency 1 \
+(exec "${WRAP[@]}" "$TBTBIN" run --brokers "$B" --env metrics -f "$ROOT/tests/data/run/exporters.yaml" --runs $RUNS --concurrency 1 \
   --metrics 127.0.0.1:0 --progress never -o json "${KX[@]}" >"$TMP/run.json" 2>"$TMP/run.err") &
 RUN=$!
 wait_for 60 has_port "$TMP/run.err"
@@ -180,7 +144,8 @@ if what == "agent":
     for st in ("failed", "error", "skipped"):
         assert one(fams, "tbt_agent_jobs_completed_total", status=st, **env) == 0
     assert one(fams, "tbt_agent_jobs_in_flight") == 0
-    assert one(fams, "tbt_spans_ingested_total", receiver="http") == 2 * runs
+    ingested = one(fams, "tbt_spans_ingested_total", receiver="http")
+    assert ingested >= 5 * runs, ingested  # gateway, order, payment, database spans per checkout
     assert one(fams, "tbt_spans_ingested_total", receiver="grpc") == 0
     assert fams["tbt_trigger_duration_seconds"].type == "histogram"
     assert one(fams, "tbt_trigger_duration_seconds_count", trigger="http") == runs
@@ -191,7 +156,7 @@ if what == "agent":
               "tbt_store_limit_bytes"):
         assert fams[g].type == "gauge", g
         one(fams, g)
-    assert one(fams, "tbt_store_spans") == 2 * runs  # retained: unwatched traces stay 120 s
+    assert one(fams, "tbt_store_spans") == ingested  # all retained: finished traces stay 120 s
     assert one(fams, "tbt_store_watched_traces") == 0
     assert one(fams, "tbt_store_limit_bytes") > 0
     assert fams["tbt_store_evicted_traces"].type == "counter"
