@@ -218,6 +218,8 @@ static int produce(tbt_kagent *k, const char *topic, const char *key, const void
         if (e != RD_KAFKA_RESP_ERR__QUEUE_FULL) {
             if (hdrs)
                 rd_kafka_headers_destroy(hdrs);
+            if (e == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE)
+                return -EMSGSIZE; /* the caller may shrink it */
             klog(k, TBT_LOG_ERROR, "cannot produce to %s: %s", topic, rd_kafka_err2str(e));
             return -EIO;
         }
@@ -227,14 +229,59 @@ static int produce(tbt_kagent *k, const char *topic, const char *key, const void
     }
 }
 
+/* A result over the cluster's message.max.bytes: first without its trace
+ * view (the HTML report then says no trace was kept), then as an error
+ * result that says why, so the run learns the verdict either way. Returns
+ * false when there is nothing left to shrink. */
+static bool shrink_result(tbt_kagent *k, slot *s)
+{
+    cJSON *root = cJSON_ParseWithLength(s->result.data, s->result.len);
+    cJSON *t = root ? cJSON_GetObjectItemCaseSensitive(root, "test") : NULL;
+    bool shrunk = false;
+    if (t && cJSON_GetObjectItemCaseSensitive(t, "traceView")) {
+        cJSON_DeleteItemFromObjectCaseSensitive(t, "traceView");
+        shrunk = true;
+    } else if (t && cJSON_GetObjectItemCaseSensitive(t, "specs")) {
+        size_t was = s->result.len;
+        static const char *const heavy[] = {"specs", "outputs", "analyzer", "completion"};
+        for (size_t i = 0; i < TBT_ARRAY_LEN(heavy); i++)
+            cJSON_DeleteItemFromObjectCaseSensitive(t, heavy[i]);
+        cJSON_DeleteItemFromObjectCaseSensitive(t, "status");
+        cJSON_AddStringToObject(t, "status", "error");
+        char *why = tbt_xasprintf("the result (%zu bytes) is larger than the Kafka cluster takes (message.max.bytes): "
+                                  "raise it for the agents' producer (-X message.max.bytes=...) and the brokers",
+                                  was);
+        cJSON_DeleteItemFromObjectCaseSensitive(t, "error");
+        cJSON_AddStringToObject(t, "error", why);
+        free(why);
+        s->status = TBT_TEST_ERROR;
+        shrunk = true;
+    }
+    if (shrunk) {
+        char *txt = cJSON_PrintUnformatted(root);
+        tbt_buf_reset(&s->result);
+        tbt_buf_puts(&s->result, txt ? txt : "");
+        cJSON_free(txt);
+        klog(k, TBT_LOG_WARN, "the result of job %s is too large for the cluster: sent without %s", s->job.job_id,
+             s->status == TBT_TEST_ERROR ? "its evaluation (as an error)" : "its trace view");
+    }
+    cJSON_Delete(root);
+    return shrunk;
+}
+
 static void produce_result(tbt_kagent *k, slot *s)
 {
-    rd_kafka_headers_t *h = rd_kafka_headers_new(2);
-    rd_kafka_header_add(h, "tbt-kind", -1, "result", -1);
-    rd_kafka_header_add(h, "tbt-run-id", -1, s->job.run_id, -1);
-    /* keyed by run id: one run's results in one partition, in order */
-    if (produce(k, TBT_TOPIC_RESULTS, s->job.run_id, s->result.data, s->result.len, h, s) != 0) {
-        klog(k, TBT_LOG_ERROR, "result of job %s lost: it will be redelivered after a restart", s->job.job_id);
+    for (;;) {
+        rd_kafka_headers_t *h = rd_kafka_headers_new(2);
+        rd_kafka_header_add(h, "tbt-kind", -1, "result", -1);
+        rd_kafka_header_add(h, "tbt-run-id", -1, s->job.run_id, -1);
+        /* keyed by run id: one run's results in one partition, in order */
+        int rc = produce(k, TBT_TOPIC_RESULTS, s->job.run_id, s->result.data, s->result.len, h, s);
+        if (rc == -EMSGSIZE && shrink_result(k, s))
+            continue;
+        if (rc != 0)
+            klog(k, TBT_LOG_ERROR, "result of job %s lost: it will be redelivered after a restart", s->job.job_id);
+        return;
     }
 }
 
@@ -257,6 +304,10 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaqu
         klog(k, TBT_LOG_ERROR, "dead-lettering offset %lld of partition %d failed (%s): skipped", (long long)s->offset,
              (int)s->partition, rd_kafka_err2str(m->err));
     } else if (m->err) {
+        if (m->err == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE && shrink_result(k, s)) {
+            produce_result(k, s); /* the broker's limit is below the producer's */
+            return;
+        }
         if (++s->tries <= 5 && !atomic_load(&k->stopping)) {
             klog(k, TBT_LOG_WARN, "publishing the %s of job %s failed (%s): retrying", s->result.len ? "result" : "dead letter",
                  s->job.job_id ? s->job.job_id : "?", rd_kafka_err2str(m->err));

@@ -285,14 +285,16 @@ static int exec_units(run_ctx *x, tbt_defs *defs, char **files, size_t n_files, 
         bootstrap = tbt_xstrdup(rd_kafka_mock_cluster_bootstraps(mc));
         /* the mock answers an empty fetch only after fetch.wait.max.ms,
          * even when records arrive meanwhile: poll it briskly */
-        bool user_set = false;
-        for (size_t i = 0; i + 1 < x->kconf.n; i += 2)
-            user_set |= strcmp(x->kconf.kv[i], "fetch.wait.max.ms") == 0;
-        if (!user_set)
+        bool wait_set = false, size_set = false;
+        for (size_t i = 0; i + 1 < x->kconf.n; i += 2) {
+            wait_set |= strcmp(x->kconf.kv[i], "fetch.wait.max.ms") == 0;
+            size_set |= strcmp(x->kconf.kv[i], "message.max.bytes") == 0;
+        }
+        if (!wait_set)
             tbt_kconf_add(&x->kconf, "fetch.wait.max.ms=5", err);
         /* results carrying big trace views (--report): the embedded broker
          * takes records far over a real cluster's default 1 MB */
-        if (x->copts.want_view) {
+        if (x->copts.want_view && !size_set) {
             tbt_kconf_add(&x->kconf, "message.max.bytes=10000000", err);
             x->copts.view_max_bytes = TBT_MSG_VIEW_LIMIT;
         }

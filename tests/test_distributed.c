@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "tbt_agent.h"
+#include "tbt_analyzer.h"
 #include "tbt_coord.h"
 #include "tbt_kagent.h"
 #include "tbt_msg.h"
@@ -37,6 +38,14 @@ static enum MHD_Result answer(void *cls, struct MHD_Connection *conn, const char
     const char *body = url[0] == '/' ? url + 1 : url;
     if (strncmp(body, "sleep-", 6) == 0)
         usleep((useconds_t)atoi(body + 6) * 1000);
+    static char big[65536];
+    if (strncmp(body, "big-", 4) == 0) { /* a body of N bytes */
+        size_t n = (size_t)atoi(body + 4);
+        n = n < sizeof(big) - 1 ? n : sizeof(big) - 1;
+        memset(big, 'x', n);
+        big[n] = '\0';
+        body = big;
+    }
     struct MHD_Response *r = MHD_create_response_from_buffer(strlen(body), (void *)body, MHD_RESPMEM_MUST_COPY);
     enum MHD_Result ret = MHD_queue_response(conn, 200, r);
     MHD_destroy_response(r);
@@ -349,6 +358,91 @@ START_TEST(suite_outputs_flow_between_jobs)
 }
 END_TEST
 
+/* The HTML report's trace view and the analyzer's verdict travel in the
+ * result; a result over the cluster's message size goes without its view
+ * rather than not at all. */
+static void run_once(cluster *c, bool view, tbt_run_result *rr)
+{
+    tbt_coord_opts o = copts(c);
+    o.want_view = view;
+    tbt_analyzer_config *an = tbt_analyzer_config_new();
+    tbt_buf aj = TBT_BUF_INIT;
+    tbt_analyzer_config_json(an, &aj);
+    o.analyzer_json = tbt_buf_cstr(&aj);
+    tbt_error err = TBT_ERROR_INIT;
+    tbt_campaign_result camp = {0};
+    ck_assert_msg(tbt_coord_run(&o, c->units, c->n_units, c->vars, rr, &camp, &err) == 0, "%s", err.msg);
+    tbt_campaign_result_clear(&camp);
+    tbt_buf_free(&aj);
+    tbt_analyzer_config_free(an);
+}
+
+START_TEST(views_and_lint_travel_and_shrink)
+{
+    static const char *big = "type: Test\n"
+                             "spec:\n"
+                             "  id: big\n"
+                             "  name: big\n"
+                             "  trigger:\n"
+                             "    type: http\n"
+                             "    httpRequest:\n"
+                             "      url: ${var:SUT}/big-${var:N}\n"
+                             "  skipTraceCollection: true\n"
+                             "  specs:\n"
+                             "  - selector: span[name=\"Tracetest trigger\"]\n"
+                             "    assertions:\n"
+                             "    - attr:tracetest.response.status = 200\n";
+    cluster c;
+    tbt_error err = TBT_ERROR_INIT;
+    memset(&c, 0, sizeof(c));
+    /* the agent's (and coordinator's) producer takes records of 6000 bytes */
+    start(&c, big, false);
+    ck_assert(tbt_kconf_add(&c.conf, "message.max.bytes=6000", &err) == 0);
+    tbt_agent_opts ao = tbt_agent_default_opts();
+    ao.http_opts.port = 0;
+    ao.grpc_opts.port = 0;
+    ck_assert_msg(tbt_agent_start(&ao, &c.agent, &err) == 0, "%s", err.msg);
+    tbt_kagent_opts ko = tbt_kagent_default_opts();
+    ko.brokers = c.bootstrap;
+    ko.environment = "t";
+    ko.conf = &c.conf;
+    ko.solo = true;
+    ko.log_level = TBT_LOG_ERROR;
+    ko.heartbeat_ms = 500;
+    ko.agent_id = "test-agent";
+    ck_assert_msg(tbt_kagent_start(c.agent, &ko, &c.kagent, &err) == 0, "%s", err.msg);
+
+    /* small: view and verdict arrive */
+    tbt_vars_set(c.vars, "N", "100");
+    tbt_run_result *rr = tbt_run_result_new();
+    run_once(&c, true, rr);
+    ck_assert_uint_eq(rr->n_tests, 1);
+    ck_assert_int_eq(rr->tests[0].status, TBT_TEST_PASSED);
+    ck_assert_ptr_nonnull(rr->tests[0].trace_view);
+    ck_assert_ptr_nonnull(strstr(rr->tests[0].trace_view, "Tracetest trigger"));
+    ck_assert_ptr_nonnull(rr->tests[0].lint);
+    ck_assert_uint_eq(rr->tests[0].lint->n_rules, 7);
+    tbt_run_result_free(rr);
+
+    /* no view asked: none sent */
+    rr = tbt_run_result_new();
+    run_once(&c, false, rr);
+    ck_assert_ptr_null(rr->tests[0].trace_view);
+    tbt_run_result_free(rr);
+
+    /* a 4 KB response body makes the view too big for 6000-byte records:
+     * the result comes without it, and still passes */
+    tbt_vars_set(c.vars, "N", "4000");
+    rr = tbt_run_result_new();
+    run_once(&c, true, rr);
+    ck_assert_uint_eq(rr->n_tests, 1);
+    ck_assert_msg(rr->tests[0].status == TBT_TEST_PASSED, "%s", rr->tests[0].error ? rr->tests[0].error : "?");
+    ck_assert_ptr_null(rr->tests[0].trace_view);
+    tbt_run_result_free(rr);
+    stop(&c);
+}
+END_TEST
+
 START_TEST(results_are_deduplicated_by_job)
 {
     /* two agents of the same environment both answer every job (each
@@ -542,6 +636,7 @@ static Suite *suite(void)
     tcase_add_test(tc, results_are_deduplicated_by_job);
     tcase_add_test(tc, offsets_follow_the_finished_prefix);
     tcase_add_test(tc, job_longer_than_max_poll_interval);
+    tcase_add_test(tc, views_and_lint_travel_and_shrink);
     suite_add_tcase(s, tc);
     return s;
 }
