@@ -185,7 +185,7 @@ full = merged(values, {
               "sasl": {"enabled": True, "mechanism": "SCRAM-SHA-512", "username": "tbt", "password": "s3cr=t #x"},
               "tls": {"enabled": True, "caCert": "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"},
               "config": {"session.timeout.ms": "6000"}},
-    "agent": {"quietPeriod": "2s", "timeout": "1m30s", "heartbeat": "500ms", "logLevel": "verbose",
+    "agent": {"quietPeriod": "2s", "timeout": "1m30s", "heartbeat": "500ms", "logLevel": "debug", "logFormat": "logfmt", "metrics": {"enabled": True, "port": 9100, "scrapeAnnotations": False},
               "extraArgs": ["-X", "fetch.wait.max.ms=50"], "podAnnotations": {"a": "b"},
               "nodeSelector": {"kubernetes.io/os": "linux"},
               "tolerations": [{"key": "k", "operator": "Exists"}], "affinity": {"podAntiAffinity": {}},
