@@ -43,7 +43,7 @@ RUN tbt --version
 USER 10001:10001
 # OTLP/gRPC and OTLP/HTTP: listen on them with --otlp-grpc 0.0.0.0:4317
 # --otlp-http 0.0.0.0:4318 (tbt's default is 127.0.0.1, unreachable from
-# outside the container).
-EXPOSE 4317 4318
+# outside the container); Prometheus /metrics with --metrics 0.0.0.0:9464.
+EXPOSE 4317 4318 9464
 ENTRYPOINT ["tbt"]
 CMD ["--help"]

@@ -32,7 +32,7 @@ typedef struct tbt_trace_view_limits {
  * test's result: spans its assertions selected or failed on are marked
  * and kept first when the view must shrink. Always valid JSON (texts
  * through tbt_buf_json_str, so any bytes become valid UTF-8). The bound
- * holds for any max_bytes above the empty view (about 330 bytes), which
+ * holds for any max_bytes above the empty view (about 350 bytes), which
  * is written whole even past it. Returns 0. */
 int tbt_trace_view_json(tbt_trace *t, const tbt_test_result *res, const tbt_trace_view_limits *limits, tbt_buf *out);
 
