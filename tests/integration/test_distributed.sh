@@ -105,6 +105,30 @@ rc=$?
 [ $rc -eq 0 ] || cat "$TMP/out"
 check "the report has a row per environment" $rc
 
+# ---- the HTML report and the analyzer through Kafka: agents ship the trace
+# view and the lint verdict in their results ------------------------------------------
+tbt run --brokers "$B" --env eu,us -f "$ROOT/tests/data/run/exporters.yaml" "${KX[@]:6}" \
+  --report "$TMP/report.html" --required-gates test-specs,analyzer-score -o json >"$TMP/rep.json" 2>"$TMP/err"
+rc=$?
+[ $rc -eq 0 ] || { cat "$TMP/rep.json" "$TMP/err"; }
+check "tbt run --report --required-gates over the cluster passes" $rc
+python3 - "$TMP/report.html" "$TMP/rep.json" <<'PY'
+import json, re, sys
+html = open(sys.argv[1]).read()
+rep = json.load(open(sys.argv[2]))
+assert rep["gates"]["required"] == ["test-specs", "analyzer-score"], rep.get("gates")
+for t in rep["tests"]:
+    assert t["analyzer"]["score"] > 0 and len(t["analyzer"]["rules"]) == 7, t.get("analyzer")
+views = re.findall(r'<script type="application/json" id="tbt-view-(\d+)">(.*?)</script>', html, re.S)
+assert len(views) == 2, len(views)
+for _, v in views:
+    v = json.loads(v)
+    names = {v["strings"][s[2]] for s in v["spans"]}
+    assert v["spanCount"] >= 5 and "process payment" in names, (v["spanCount"], names)
+    assert "payment-service" in v["strings"], "service names travel"
+PY
+check "the report holds each environment's trace (from the agents, over Kafka) and the analyzer's verdict" $?
+
 # ---- a small campaign per environment: jobs land on both agents -------------------
 tbt run --brokers "$B" --env eu,us -f "$ROOT/tests/data/run/exporters.yaml" --runs 8 --concurrency 2 \
   -o json "${KX[@]:6}" >"$TMP/camp.json" 2>"$TMP/err"
