@@ -7,7 +7,9 @@
 #      card charged twice, a slow payment — while the API still answers 200;
 #   2. examples/async-checkout.yaml (the seed's example across Kafka, gRPC and
 #      RabbitMQ): healthy, then with the shipping event published twice;
-#   3. tbt eval of examples/checkout.yaml on two captured traces, offline.
+#   3. tbt eval of examples/checkout.yaml on two captured traces, offline;
+#   4. tbt lint: the instrumentation audit of a captured trace.
+# The buggy checkout run also writes build/demo-report.html (HTML report).
 # Needs root (RabbitMQ and PostgreSQL are started as their own users).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -47,8 +49,8 @@ echo
 echo "== 1. buggy system: double charge and slow payment; the API still answers 200 (exit code 2 expected) =="
 bugs '"double-charge", "slow-payment"'
 set +e
-run -f examples/checkout.yaml --junit build/demo-junit.xml
-echo "exit code: $?  (JUnit report: build/demo-junit.xml)"
+run -f examples/checkout.yaml --junit build/demo-junit.xml --report build/demo-report.html
+echo "exit code: $?  (JUnit report: build/demo-junit.xml; open build/demo-report.html in a browser: the waterfall, the failing spans highlighted)"
 set -e
 bugs ''
 
@@ -68,3 +70,6 @@ echo
 echo "== 3. offline: the checkout test on two captured traces (tbt eval) =="
 build/tbt eval -f examples/checkout.yaml --trace examples/traces/checkout-healthy.otlp.json || true
 build/tbt eval -f examples/checkout.yaml --trace examples/traces/checkout-buggy.otlp.json || true
+echo
+echo "== 4. audit the instrumentation: the analyzer on the captured trace (tbt lint) =="
+build/tbt lint --trace examples/traces/checkout-healthy.otlp.json || true
