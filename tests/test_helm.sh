@@ -431,7 +431,7 @@ if len(stages) == 2:
     user = re.findall(r"(?m)^USER\s+(\S+)", stages[1])
     check("Dockerfile: runs as a non-root user", user and user[-1].split(":")[0] not in ("root", "0"))
 check('Dockerfile: ENTRYPOINT ["tbt"]', re.search(r'(?m)^ENTRYPOINT \["tbt"\]\s*$', dockerfile))
-check("Dockerfile: EXPOSE 4317 4318", re.search(r"(?m)^EXPOSE 4317 4318\s*$", dockerfile))
+check("Dockerfile: EXPOSE 4317 4318 9464 (OTLP and metrics)", re.search(r"(?m)^EXPOSE 4317 4318 9464\s*$", dockerfile))
 di = read(os.path.join(ROOT, ".dockerignore")).split()
 check(".dockerignore: build*/ and node_modules", "build*/" in di and any("node_modules" in x for x in di))
 
