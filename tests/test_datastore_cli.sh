@@ -88,6 +88,32 @@ check "... at file:line:col" $?
 run 1 tbt run -f "$DATA/traceid-test.yaml" --otlp-http off --otlp-grpc off
 check "receivers off without a DataStore is refused" $?
 
+# ---- a Kafka agent with --datastore: tbt broker, tbt agent, tbt run --brokers ------
+wait_for() { # SECONDS CMD...
+  local until=$((SECONDS + $1))
+  shift
+  while ! "$@" >/dev/null 2>&1; do
+    [ "$SECONDS" -ge "$until" ] && return 1
+    sleep 0.1
+  done
+}
+(exec "${WRAP[@]}" "$TBTBIN" broker >"$TMP/broker.out" 2>"$TMP/broker.err") &
+BPID=$!
+wait_for 20 test -s "$TMP/broker.out"
+B=$(head -1 "$TMP/broker.out")
+KX=(-X fetch.wait.max.ms=10)
+(exec "${WRAP[@]}" "$TBTBIN" agent -b "$B" -e ds --agent-id ds-1 --otlp-http off --otlp-grpc off \
+  --datastore "$TMP/jaeger.yaml" "${KX[@]}" >"$TMP/agent.log" 2>&1) &
+APID=$!
+wait_for 60 grep -q "assigned" "$TMP/agent.log"
+check "an agent with --datastore and its receivers off joins its group" $?
+run 0 tbt run --brokers "$B" --env ds -f "$DATA/traceid-test.yaml" "${KX[@]}"
+check "tbt run --brokers: the agent evaluates the trace it fetched from jaeger" $?
+has "✔ HotROD dispatch reads the customer once [ds] (trace id: 5b8aa5a2d2c872e8321cf37308d69df2)" "$TMP/out"
+check "... in the environment's row" $?
+kill -TERM "$APID"; wait "$APID" 2>/dev/null
+kill -TERM "$BPID"; wait "$BPID" 2>/dev/null
+
 kill "$FPID"; wait "$FPID" 2>/dev/null; FPID=
 sed 's/timeout: 10s/timeout: 1s/' "$DATA/traceid-test.yaml" >"$TMP/short.yaml"
 run 1 tbt run -f "$TMP/short.yaml" --datastore "$TMP/jaeger.yaml" "${OFF[@]}"
