@@ -269,8 +269,8 @@
       var td = add(tr, el('td'));
       add(td, el('code', null, r.plugin + '/' + r.id));
       if (r.description) add(td, el('div', 'env', r.description));
-      add(tr, el('td', null, r.level));
-      add(tr, el('td', null, r.weight));
+      add(tr, el('td', 'nowrap', r.level));
+      add(tr, el('td', 'nowrap', r.weight));
       var fd = add(tr, el('td'));
       (r.findings || []).forEach(function (f) {
         add(fd, el('div', 'mono', (f.spanId ? '#' + f.spanId + ' ' + (f.spanName || '') + ': ' : '') + f.message));
