@@ -454,6 +454,7 @@
     if (flags & F_FAILED) cls += ' failed';
     if (flags & F_ASSERTED) cls += ' asserted';
     if (flags & F_LINKED) cls += ' linked';
+    if (r[C_STATUS] === 2) cls += ' status-error';
     if (i === this.selected) cls += ' selected';
     var row = el('div', cls);
     row.style.top = (pos * ROW_H) + 'px';
@@ -471,6 +472,8 @@
     if (flags & F_FAILED) add(label, el('span', 'fail-marker', '✘')).title = 'an assertion failed on this span';
     else if (flags & F_ASSERTED) add(label, el('span', 'ok-marker', '✔')).title = 'assertions passed on this span';
     if (flags & F_LINKED) add(label, el('span', 'linked-badge', 'linked')).title = 'from linked trace ' + S[r[C_TRACE]];
+    if (r[C_STATUS] === 2)
+      add(label, el('span', 'error-badge', 'error')).title = 'span status ERROR' + (r[C_MSG] >= 0 ? ': ' + S[r[C_MSG]] : '');
     if (hasKids && this.collapsed[i]) add(label, el('span', 'env', '+' + (this.end[i] - i - 1)));
     var track = add(row, el('div', 'span-track'));
     var b = add(track, el('div', 'span-bar'));
