@@ -8,7 +8,7 @@
 #   2. examples/async-checkout.yaml (the seed's example across Kafka, gRPC and
 #      RabbitMQ): healthy, then with the shipping event published twice;
 #   3. tbt eval of examples/checkout.yaml on two captured traces, offline;
-#   4. tbt lint: the instrumentation audit of a captured trace.
+#   4. tbt lint: the instrumentation audit of the trace step 1 captured.
 # The buggy checkout run also writes build/demo-report.html (HTML report).
 # Needs root (RabbitMQ and PostgreSQL are started as their own users).
 set -euo pipefail
@@ -44,7 +44,8 @@ bugs() {
 
 echo
 echo "== 1. healthy system =="
-run -f examples/checkout.yaml -v || true
+rm -rf build/demo-traces
+run -f examples/checkout.yaml -v --save-traces build/demo-traces || true
 echo
 echo "== 1. buggy system: double charge and slow payment; the API still answers 200 (exit code 2 expected) =="
 bugs '"double-charge", "slow-payment"'
@@ -71,5 +72,6 @@ echo "== 3. offline: the checkout test on two captured traces (tbt eval) =="
 build/tbt eval -f examples/checkout.yaml --trace examples/traces/checkout-healthy.otlp.json || true
 build/tbt eval -f examples/checkout.yaml --trace examples/traces/checkout-buggy.otlp.json || true
 echo
-echo "== 4. audit the instrumentation: the analyzer on the captured trace (tbt lint) =="
-build/tbt lint --trace examples/traces/checkout-healthy.otlp.json || true
+echo "== 4. audit the instrumentation: the analyzer on the trace the live system produced in step 1 (tbt lint) =="
+live_trace=$(ls build/demo-traces/*.otlp.json 2>/dev/null | head -1)
+build/tbt lint --trace "${live_trace:-examples/traces/checkout-healthy.otlp.json}" || true
