@@ -317,7 +317,8 @@ static void publish(coord *c, size_t ci)
         /* a view per run is for reading one run; a campaign reports numbers */
         .want_view = c->o->want_view && !c->o->campaign,
         .view_max_bytes = c->o->view_max_bytes,
-        .analyzer = (char *)c->o->analyzer_json,
+        /* a campaign's verdict is its thresholds: no per-run lint */
+        .analyzer = c->o->campaign ? NULL : (char *)c->o->analyzer_json,
     };
     tbt_buf b = TBT_BUF_INIT;
     char **dj = &c->def_json[ch->unit][ch->step];
