@@ -19,6 +19,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include "tbt_metrics_http.h"
 #include "tbt_receiver.h"
 
 #define BODIES 2000
@@ -134,6 +135,15 @@ int main(int argc, char **argv)
     lim.max_bytes = 64u * 1024 * 1024;
     tbt_store *store = tbt_store_new(&lim);
     tbt_receiver_opts ro = {.bind_addr = "127.0.0.1", .port = 0, .threads = threads};
+    /* BENCH_METRICS=1: count for /metrics as `tbt agent --metrics` does */
+    tbt_metrics *metrics = NULL;
+    tbt_receiver_metrics rmet;
+    if (getenv("BENCH_METRICS") && atoi(getenv("BENCH_METRICS"))) {
+        metrics = tbt_metrics_new();
+        tbt_receiver_metrics_init(&rmet, metrics, "http");
+        ro.metrics = &rmet;
+        printf("metrics: on\n");
+    }
     tbt_http_receiver *rcv;
     tbt_error err = TBT_ERROR_INIT;
     if (tbt_http_receiver_start(store, &ro, &rcv, &err) != 0) {
@@ -156,6 +166,7 @@ int main(int argc, char **argv)
            st.spans ? (double)st.bytes / (double)st.spans : 0.0);
     tbt_http_receiver_stop(rcv);
     tbt_store_free(store);
+    tbt_metrics_free(metrics);
 
     struct MHD_Daemon *d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL, 0, NULL, NULL, discard,
                                             NULL, MHD_OPTION_CONNECTION_TIMEOUT, 30u, MHD_OPTION_THREAD_POOL_SIZE,
