@@ -64,6 +64,7 @@ struct tbt_kagent {
     pthread_mutex_t mu;
     pthread_cond_t cv;
     slot *qhead, *qtail;
+    slot *lost; /* results that could not be produced: the loop thread lets them go */
     bool workers_quit;
 
     /* main thread only */
@@ -73,7 +74,7 @@ struct tbt_kagent {
     size_t in_flight; /* consumed and not yet done */
     bool paused;
 
-    atomic_uint_fast64_t n_jobs, n_results, n_dead, n_expired, n_relay_out, n_relay_in, n_relay_drop;
+    atomic_uint_fast64_t n_jobs, n_results, n_dead, n_expired, n_relay_out, n_relay_in, n_relay_drop, n_lost;
 
     /* /metrics (docs/metrics.md): children created at start, all NULL
      * without a registry (updates are then no-ops) */
@@ -279,8 +280,15 @@ static void produce_result(tbt_kagent *k, slot *s)
         int rc = produce(k, TBT_TOPIC_RESULTS, s->job.run_id, s->result.data, s->result.len, h, s);
         if (rc == -EMSGSIZE && shrink_result(k, s))
             continue;
-        if (rc != 0)
+        if (rc != 0) {
             klog(k, TBT_LOG_ERROR, "result of job %s lost: it will be redelivered after a restart", s->job.job_id);
+            /* its offset stays unstored; the loop thread, which owns the
+             * in-flight count, lets the slot go */
+            pthread_mutex_lock(&k->mu);
+            s->next = k->lost;
+            k->lost = s;
+            pthread_mutex_unlock(&k->mu);
+        }
         return;
     }
 }
@@ -290,6 +298,25 @@ static void slot_free(slot *s)
     tbt_job_clear(&s->job);
     tbt_buf_free(&s->result);
     free(s);
+}
+
+/* On the loop thread: results a worker could not produce. Like a delivery
+ * that gave up: no longer in flight, offset not stored (redelivered). */
+static void drop_lost(tbt_kagent *k)
+{
+    pthread_mutex_lock(&k->mu);
+    slot *s = k->lost;
+    k->lost = NULL;
+    pthread_mutex_unlock(&k->mu);
+    while (s) {
+        slot *next = s->next;
+        atomic_fetch_add(&k->n_lost, 1);
+        k->in_flight--;
+        if (s->result.len)
+            tbt_gauge_add(k->m.in_flight, -1);
+        slot_free(s);
+        s = next;
+    }
 }
 
 /* Delivery reports, on the job loop's thread (rd_kafka_poll there). */
@@ -596,6 +623,7 @@ static void *loop_main(void *p)
             rd_kafka_message_destroy(m);
         }
         rd_kafka_poll(k->producer, 0);
+        drop_lost(k);
         /* jobs wait in memory until a worker is free; past a large
          * backlog the partitions are paused (the consumer keeps polling,
          * so a long job never exceeds max.poll.interval.ms) and resumed
@@ -624,6 +652,7 @@ static void *loop_main(void *p)
         if (m)
             rd_kafka_message_destroy(m); /* paused: fetched before the pause; redelivered */
         rd_kafka_poll(k->producer, 20);
+        drop_lost(k);
     }
     if (k->in_flight) {
         klog(k, TBT_LOG_WARN, "stopping: %zu job%s still running after the grace period: handed back to the group",
@@ -1088,6 +1117,7 @@ void tbt_kagent_stop(tbt_kagent *k)
      * coordinator drops) */
     rd_kafka_flush(k->producer, 10000);
     rd_kafka_destroy(k->producer);
+    drop_lost(k);
     tracks_reset(k);
     free(k->tracks);
     free(k->workers);
@@ -1116,4 +1146,5 @@ void tbt_kagent_stats_get(tbt_kagent *k, tbt_kagent_stats *st)
     st->relayed_out = atomic_load(&k->n_relay_out);
     st->relayed_in = atomic_load(&k->n_relay_in);
     st->relay_dropped = atomic_load(&k->n_relay_drop);
+    st->lost = atomic_load(&k->n_lost);
 }

@@ -73,6 +73,7 @@ void tbt_kagent_log(const tbt_kagent *k, tbt_log_level level, const char *fmt, .
 
 typedef struct tbt_kagent_stats {
     uint64_t jobs, results, dead_lettered, expired, relayed_out, relayed_in, relay_dropped;
+    uint64_t lost; /* results that could not be produced (their jobs are redelivered) */
 } tbt_kagent_stats;
 void tbt_kagent_stats_get(tbt_kagent *k, tbt_kagent_stats *st);
 

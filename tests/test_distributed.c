@@ -443,6 +443,62 @@ START_TEST(views_and_lint_travel_and_shrink)
 }
 END_TEST
 
+/* A result that cannot be produced at all (over message.max.bytes even as
+ * an error) is let go: the agent does not count it in flight for ever, and
+ * the coordinator errors the job at its deadline. */
+START_TEST(unproducible_result_is_let_go)
+{
+    tbt_buf yaml = TBT_BUF_INIT;
+    tbt_buf_puts(&yaml, "type: Test\nspec:\n  id: long\n  name: ");
+    for (int i = 0; i < 1200; i++)
+        tbt_buf_putc(&yaml, 'n');
+    tbt_buf_puts(&yaml, "\n  trigger:\n    type: http\n    httpRequest:\n      url: ${var:SUT}/big-3000\n"
+                        "  skipTraceCollection: true\n  specs:\n  - selector: span[name=\"Tracetest trigger\"]\n"
+                        "    assertions:\n    - attr:tracetest.response.status = 200\n");
+    cluster c;
+    tbt_error err = TBT_ERROR_INIT;
+    start(&c, tbt_buf_cstr(&yaml), false);
+    tbt_buf_free(&yaml);
+    /* the agent's producer takes 1,000-byte records; the coordinator's
+     * (jobs of ~2 KB) takes the default */
+    tbt_kconf small = {0};
+    for (size_t i = 0; i + 1 < c.conf.n; i += 2) {
+        char *kv = tbt_xasprintf("%s=%s", c.conf.kv[i], c.conf.kv[i + 1]);
+        ck_assert(tbt_kconf_add(&small, kv, &err) == 0);
+        free(kv);
+    }
+    ck_assert(tbt_kconf_add(&small, "message.max.bytes=1000", &err) == 0);
+    tbt_agent_opts ao = tbt_agent_default_opts();
+    ao.http_opts.port = 0;
+    ao.grpc_opts.port = 0;
+    ck_assert_msg(tbt_agent_start(&ao, &c.agent, &err) == 0, "%s", err.msg);
+    tbt_kagent_opts ko = tbt_kagent_default_opts();
+    ko.brokers = c.bootstrap;
+    ko.environment = "t";
+    ko.conf = &small;
+    ko.solo = true;
+    ko.log_level = TBT_LOG_ERROR;
+    ko.heartbeat_ms = 500;
+    ko.agent_id = "test-agent";
+    ck_assert_msg(tbt_kagent_start(c.agent, &ko, &c.kagent, &err) == 0, "%s", err.msg);
+    tbt_coord_opts o = copts(&c);
+    o.job_timeout_ns = 3ull * 1000000000ull;
+    tbt_run_result *rr = tbt_run_result_new();
+    tbt_campaign_result camp = {0};
+    ck_assert_msg(tbt_coord_run(&o, c.units, c.n_units, c.vars, rr, &camp, &err) == 0, "%s", err.msg);
+    ck_assert_uint_eq(rr->n_tests, 1);
+    ck_assert_int_eq(rr->tests[0].status, TBT_TEST_ERROR);
+    tbt_kagent_stats st;
+    tbt_kagent_stats_get(c.kagent, &st);
+    ck_assert_uint_eq(st.lost, 1);
+    ck_assert_uint_eq(st.results, 0);
+    tbt_campaign_result_clear(&camp);
+    tbt_run_result_free(rr);
+    stop(&c);
+    tbt_kconf_free(&small);
+}
+END_TEST
+
 START_TEST(results_are_deduplicated_by_job)
 {
     /* two agents of the same environment both answer every job (each
@@ -637,6 +693,7 @@ static Suite *suite(void)
     tcase_add_test(tc, offsets_follow_the_finished_prefix);
     tcase_add_test(tc, job_longer_than_max_poll_interval);
     tcase_add_test(tc, views_and_lint_travel_and_shrink);
+    tcase_add_test(tc, unproducible_result_is_let_go);
     suite_add_tcase(s, tc);
     return s;
 }
