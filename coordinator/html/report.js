@@ -388,6 +388,23 @@
       for (var k = 0; k < n; k++) self.collapsed[k] = self.end[k] > k + 1 ? 1 : 0;
       self.relayout();
     });
+    /* find: spans whose name, service, id or an attribute key or value
+     * contains the text (case-insensitive); the matches and their
+     * ancestors stay visible, Enter goes to the next match */
+    var search = add(bar, el('input', 'span-search'));
+    search.type = 'search';
+    search.placeholder = 'find spans (name, service, id, attribute)';
+    var found = this.foundLabel = add(bar, el('span', 'search-count'));
+    var queued = false;
+    search.addEventListener('input', function () {
+      if (queued) return;
+      queued = true;
+      requestAnimationFrame(function () { queued = false; self.find(search.value); });
+    });
+    search.addEventListener('keydown', function (ev) {
+      if (ev.key === 'Enter') { ev.preventDefault(); self.nextMatch(); }
+    });
+    void found;
     var legend = add(bar, el('div', 'legend'));
     svcIndex.forEach(function (k, sv) {
       var it = add(legend, el('span', 'legend-item'));
@@ -426,10 +443,57 @@
     this.relayout();
   }
 
-  /* The visible row list: depth-first, skipping collapsed subtrees. O(n). */
+  /* Mark the spans matching q: one pass over the string table, one over
+   * the spans and their attribute references. O(strings + spans + attributes). */
+  Waterfall.prototype.find = function (q) {
+    q = (q || '').trim().toLowerCase();
+    var n = this.rows.length, S = this.S, rows = this.rows;
+    if (!q) {
+      this.matches = null;
+      this.keep = null;
+      this.foundLabel.textContent = '';
+      this.relayout();
+      return;
+    }
+    var hit = new Uint8Array(S.length);
+    for (var k = 0; k < S.length; k++)
+      if (typeof S[k] === 'string' && S[k].toLowerCase().indexOf(q) >= 0) hit[k] = 1;
+    var match = new Uint8Array(n), keep = new Uint8Array(n), list = [];
+    for (var i = 0; i < n; i++) {
+      var r = rows[i], m = hit[r[C_NAME]] || hit[r[C_SVC]] || String(r[C_ID]).indexOf(q) >= 0;
+      var at = r[C_ATTRS];
+      for (var a = 0; !m && at && a < at.length; a++) m = hit[at[a]];
+      if (!m) continue;
+      match[i] = 1;
+      list.push(i);
+      for (var p = i; p >= 0 && !keep[p]; p = this.parent[p]) keep[p] = 1;
+    }
+    this.matches = match;
+    this.keep = keep;
+    this.matchList = list;
+    this.matchCursor = -1;
+    this.foundLabel.textContent = list.length + (list.length === 1 ? ' match' : ' matches');
+    this.foundLabel.setAttribute('data-matches', list.length);
+    this.scroller.scrollTop = 0;
+    this.relayout();
+  };
+
+  Waterfall.prototype.nextMatch = function () {
+    if (!this.matchList || !this.matchList.length) return;
+    this.matchCursor = (this.matchCursor + 1) % this.matchList.length;
+    this.reveal(this.matchList[this.matchCursor]);
+  };
+
+  /* The visible row list: depth-first, skipping collapsed subtrees (while
+   * searching: the matches and their ancestors). O(n). */
   Waterfall.prototype.relayout = function () {
-    var n = this.rows.length, v = this.visible, c = this.collapsed, end = this.end, m = 0;
+    var n = this.rows.length, v = this.visible, c = this.collapsed, end = this.end, m = 0, keep = this.keep;
     for (var i = 0; i < n;) {
+      if (keep) {
+        if (keep[i]) v[m++] = i;
+        i++;
+        continue;
+      }
       v[m++] = i;
       i = c[i] ? end[i] : i + 1;
     }
@@ -455,6 +519,7 @@
     if (flags & F_ASSERTED) cls += ' asserted';
     if (flags & F_LINKED) cls += ' linked';
     if (r[C_STATUS] === 2) cls += ' status-error';
+    if (this.matches && this.matches[i]) cls += ' match';
     if (i === this.selected) cls += ' selected';
     var row = el('div', cls);
     row.style.top = (pos * ROW_H) + 'px';

@@ -17,6 +17,11 @@
  *                        bottom of the scroller shows the last span
  *   --campaign           the campaign section draws its histograms
  *   --text TEXT          the page shows TEXT (as text, not markup)
+ *   --search TEXT        typing TEXT in the first waterfall's find box keeps
+ *                        exactly the spans whose name, service, id or an
+ *                        attribute contains it (counted from the embedded
+ *                        view), each with its ancestors; Enter opens the
+ *                        first match in the detail panel
  *
  * Any page error, console error or network request fails the check. No
  * fixed sleeps: every wait is for a selector or a condition. Exit 0 when
@@ -158,6 +163,39 @@ async function main() {
       await sec.locator('.span-row[data-row-index="0"] .toggle').click();
       await page.waitForFunction(() => document.querySelectorAll('section.test[data-test-index="0"] .span-row').length > 1);
       check(true, 'expanding it again brings the rows back');
+    }
+
+    if (o.search) {
+      const q = o.search;
+      const sec = page.locator('section.test[data-test-index="0"]');
+      const want = await page.evaluate((q) => {
+        const v = JSON.parse(document.getElementById('tbt-view-0').textContent), S = v.strings;
+        const has = (k) => typeof S[k] === 'string' && S[k].toLowerCase().includes(q.toLowerCase());
+        const ids = [];
+        for (const r of v.spans) {
+          const at = Array.isArray(r[13]) ? r[13] : [];
+          if (has(r[2]) || has(r[3]) || String(r[0]).includes(q.toLowerCase()) || at.some(has)) ids.push(r[0]);
+        }
+        return ids;
+      }, q);
+      const t0 = Date.now();
+      await sec.locator('input.span-search').fill(q);
+      await sec.locator(`.search-count[data-matches="${want.length}"]`).waitFor();
+      console.log(`find "${q}": ${want.length} matches in ${Date.now() - t0} ms`);
+      check(want.length > 0, `"${q}" matches ${want.length} spans of the view`);
+      const shownMatches = await sec.locator('.span-row.match').evaluateAll((els) => els.map((e) => e.getAttribute('data-span-id')));
+      check(shownMatches.length > 0 && shownMatches.every((id) => want.includes(id)),
+        `the rows marked as matches (${shownMatches.length} in the DOM) are spans that contain "${q}"`);
+      const others = await sec.locator('.span-row:not(.match)').count();
+      const domRows = await sec.locator('.span-row').count();
+      check(domRows <= want.length * 50 + 1, `besides the matches only their ancestors are listed (${others} of ${domRows})`);
+      await sec.locator('input.span-search').press('Enter');
+      await page.waitForSelector('#span-detail:not([hidden])');
+      const opened = await page.locator('#span-detail').getAttribute('data-span-id');
+      check(want.includes(opened), `Enter opens a matching span (#${opened})`);
+      await sec.locator('input.span-search').fill('');
+      await page.waitForFunction(() => !document.querySelector('section.test[data-test-index="0"] .span-row.match'));
+      check(true, 'clearing the find box brings the whole tree back');
     }
 
     if (o.text) {

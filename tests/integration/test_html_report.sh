@@ -68,7 +68,7 @@ browse() { # NAME check_report-args...
 # 1. a failing spec: the failing span is the one highlighted
 report 2 failing -f "$DATA/html/failing.yaml" --trace "$DATA/checkout.otlp.json"
 check "failing: report written" $?
-browse failing --spans 8 --failed-span 0f1e2d3c4b5a6978 --observed 153.5ms --attr payment.amount
+browse failing --spans 8 --failed-span 0f1e2d3c4b5a6978 --observed 153.5ms --attr payment.amount --search payment
 check "failing: browser checks" $?
 
 # 2. a linked trace, and span names holding markup
@@ -87,7 +87,7 @@ report 0 large -f "$DATA/html/large.yaml" --trace "$TMP/big.otlp.json" --var "TR
 check "large: report written" $?
 t1=$(date +%s%N)
 echo "large: tbt eval --report took $(( (t1 - t0) / 1000000 )) ms; trace $(stat -c %s "$TMP/big.otlp.json") bytes of OTLP/JSON, report $(stat -c %s "$TMP/large.html") bytes"
-browse large --large 100000
+browse large --large 100000 --search "render receipt"
 check "large: browser checks" $?
 
 # 4. a campaign
