@@ -842,9 +842,64 @@ static void mask_value(tbt_buf *b, const tbt_value *v)
     }
 }
 
+/* Query parameters that carry a credential (tbt's addition: Tracetest looks
+ * at headers only, but an API key in the URL is recorded in url.full). */
+static const char *const secret_params[] = {"api_key", "apikey", "api-key", "access_token", "token", "auth",
+                                            "key", "password", "secret", "client_secret", "sig", "signature"};
+
+/* The first credential parameter of url's query string: its name in
+ * *name (length *nlen), or false. */
+static bool query_secret(const char *url, const char **name, size_t *nlen)
+{
+    const char *q = url ? strchr(url, '?') : NULL;
+    while (q && *q) {
+        const char *p = q + 1, *end = p + strcspn(p, "&#"), *eq = memchr(p, '=', (size_t)(end - p));
+        if (eq && eq + 1 < end) {
+            size_t l = (size_t)(eq - p);
+            for (size_t k = 0; k < TBT_ARRAY_LEN(secret_params); k++)
+                if (strlen(secret_params[k]) == l && strncasecmp(p, secret_params[k], l) == 0) {
+                    *name = p;
+                    *nlen = l;
+                    return true;
+                }
+        }
+        q = *end == '&' ? end : NULL;
+    }
+    return false;
+}
+
 static void rule_api_key_leak(lint *L, tbt_span *s)
 {
-    if (!L->n_secret || !s->type || strcmp(s->type, "http") != 0)
+    if (!s->type || strcmp(s->type, "http") != 0)
+        return;
+    /* the URL: a credential in its query string (url.full / http.url,
+     * http.target, or url.query, which has no '?') */
+    for (int u = 0; u < 3; u++) {
+        const char *url = NULL, *label = NULL;
+        char *tmp = NULL;
+        if (u < 2) {
+            url = text(L, s, u == 0 ? A_HTTP_URL : A_HTTP_TARGET);
+            label = u == 0 ? "url.full (or http.url)" : "http.target (or url.path)";
+        } else {
+            for (size_t i = 0; i < s->n_attrs && !url; i++)
+                if (strcmp(s->attrs[i].key, "url.query") == 0 && s->attrs[i].value.type == TBT_V_STRING)
+                    url = tmp = tbt_xasprintf("?%.*s", (int)s->attrs[i].value.u.s.len, s->attrs[i].value.u.s.ptr);
+            label = "url.query";
+        }
+        const char *pname;
+        size_t plen;
+        bool leak = query_secret(url, &pname, &plen);
+        tbt_lint_finding *f = leak ? add_finding(L, TBT_LR_NO_API_KEY_LEAK, s) : NULL;
+        if (f) {
+            tbt_buf_printf(&L->msg, "attribute %s carries a credential in its query string (%.*s=****)", label,
+                           (int)(plen > 64 ? 64 : plen), pname);
+            finish(L, f);
+        }
+        free(tmp);
+        if (leak)
+            return;
+    }
+    if (!L->n_secret)
         return;
     const tbt_value *found[N_SECRET_KEYS];
     const char *names[N_SECRET_KEYS];

@@ -348,6 +348,34 @@ START_TEST(api_key_leak_is_masked_everywhere)
 }
 END_TEST
 
+/* tbt's addition: an API key in a URL's query string is a leak too */
+START_TEST(api_key_in_query_string)
+{
+    static const sp spans[] = {
+        {1, 0, TBT_KIND_CLIENT, "GET",
+         {{"http.request.method", "GET"}, {"url.full", "https://api.example/v1/items?page=2&api_key=" SECRET}}},
+        {2, 0, TBT_KIND_SERVER, "GET /x",
+         {{"http.request.method", "GET"}, {"url.path", "/x"}, {"url.query", "Access_Token=" SECRET "&q=1"}}},
+        /* names that only look alike, and an empty key, are not credentials */
+        {3, 0, TBT_KIND_CLIENT, "GET",
+         {{"http.request.method", "GET"}, {"url.full", "https://a.example/?monkey=1&keys=2&api_key=#frag"}}},
+    };
+    run *x = lint(spans, 3);
+    const tbt_lint_rule_result *r = rule(x, "no-api-key-leak");
+    ck_assert_int_eq((int)r->n_findings_total, 2);
+    ck_assert_str_eq(r->findings[0].message,
+                     "attribute url.full (or http.url) carries a credential in its query string (api_key=****)");
+    ck_assert_str_eq(r->findings[1].message, "attribute url.query carries a credential in its query string "
+                                             "(Access_Token=****)");
+    tbt_buf b = TBT_BUF_INIT;
+    tbt_lint_result_json(&x->r, &b);
+    tbt_report_lint_pretty(&x->r, false, true, &b);
+    ck_assert_ptr_null(strstr(tbt_buf_cstr(&b), SECRET));
+    tbt_buf_free(&b);
+    run_free(x);
+}
+END_TEST
+
 START_TEST(findings_are_capped_and_counted)
 {
     sp spans[60];
@@ -824,6 +852,7 @@ int main(void)
     tcase_add_test(tc, prefer_dns_findings);
     tcase_add_test(tc, secure_https_findings);
     tcase_add_test(tc, api_key_leak_is_masked_everywhere);
+    tcase_add_test(tc, api_key_in_query_string);
     tcase_add_test(tc, findings_are_capped_and_counted);
     tcase_add_test(tc, demo_traces_lint);
     suite_add_tcase(s, tc);
