@@ -3,6 +3,8 @@
  * traceparent/tracestate, auth, body from a file), what is recorded
  * (status, body, headers), and the reasons when the call cannot happen. */
 #include <check.h>
+#include <stdatomic.h>
+#include <stdint.h>
 #include <errno.h>
 #include <microhttpd.h>
 #include <stdlib.h>
@@ -58,6 +60,12 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
     struct MHD_Response *r = MHD_create_response_from_buffer(strlen(body), (void *)body, MHD_RESPMEM_PERSISTENT);
     MHD_add_response_header(r, "Content-Type", "application/json");
     MHD_add_response_header(r, "X-Order", "ord-1");
+    /* which TCP connection served this (the server runs in the test's
+     * parent process: the child learns it from the answer) */
+    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    char conn[32];
+    snprintf(conn, sizeof(conn), "%ld", ci ? (long)(intptr_t)ci->socket_context : -1L);
+    MHD_add_response_header(r, "X-Connection", conn);
     int code = strcmp(url, "/teapot") == 0 ? 418 : 201;
     enum MHD_Result ret = MHD_queue_response(c, (unsigned)code, r);
     MHD_destroy_response(r);
@@ -66,11 +74,22 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
 
 static struct MHD_Daemon *daemon_;
 static uint16_t port;
+static atomic_int connections; /* TCP connections the server accepted */
+
+static void on_connection(void *cls, struct MHD_Connection *c, void **socket_context,
+                          enum MHD_ConnectionNotificationCode toe)
+{
+    TBT_UNUSED(cls);
+    TBT_UNUSED(c);
+    TBT_UNUSED(socket_context);
+    if (toe == MHD_CONNECTION_NOTIFY_STARTED)
+        *socket_context = (void *)(intptr_t)(atomic_fetch_add(&connections, 1) + 1);
+}
 
 static void setup(void)
 {
     daemon_ = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL, 0, NULL, NULL, handler, NULL,
-                               MHD_OPTION_END);
+                               MHD_OPTION_NOTIFY_CONNECTION, on_connection, NULL, MHD_OPTION_END);
     ck_assert_ptr_nonnull(daemon_);
     port = MHD_get_daemon_info(daemon_, MHD_DAEMON_INFO_BIND_PORT)->port;
 }
@@ -105,6 +124,44 @@ START_TEST(http_post_with_headers_and_trace_context)
     ck_assert_ptr_nonnull(strstr(resp.headers_json, "{\"Key\":\"X-Order\",\"Value\":\"ord-1\"}"));
     ck_assert(resp.end_unix_ns >= resp.start_unix_ns && resp.start_unix_ns > 0);
     tbt_trigger_response_clear(&resp);
+    free(base);
+    tbt_vars_free(vars);
+}
+END_TEST
+
+/* Runs on one thread reuse one connection (keep-alive), and nothing of
+ * one request (credentials, headers, body) leaks into the next. */
+START_TEST(http_keeps_the_connection_alive)
+{
+    tbt_vars *vars = tbt_vars_new();
+    char *base = tbt_xasprintf("http://127.0.0.1:%u", port);
+    tbt_vars_set(vars, "BASE", base);
+    tbt_trigger_response resp;
+    tbt_error err = TBT_ERROR_INIT;
+    char first[64] = "";
+    int rc = fire_in("    type: http\n    httpRequest:\n      method: POST\n      url: ${var:BASE}/a\n"
+                     "      headers:\n      - key: X-Api-Key\n        value: k1\n"
+                     "      body: '{\"a\": 1}'\n"
+                     "      auth:\n        type: basic\n        basic:\n          username: ada\n"
+                     "          password: pw\n",
+                     vars, &resp, &err, NULL);
+    ck_assert_msg(rc == 0, "%s", err.msg);
+    ck_assert_str_eq(last.auth, "Basic YWRhOnB3");
+    const char *cx = strstr(resp.headers_json, "{\"Key\":\"X-Connection\",\"Value\":\"");
+    ck_assert_ptr_nonnull(cx);
+    snprintf(first, sizeof(first), "%.*s", (int)strcspn(cx, "}"), cx);
+    tbt_trigger_response_clear(&resp);
+    for (int i = 0; i < 4; i++) {
+        rc = fire_in("    type: http\n    httpRequest:\n      url: ${var:BASE}/b\n", vars, &resp, &err, NULL);
+        ck_assert_msg(rc == 0, "%s", err.msg);
+        ck_assert_str_eq(last.method, "GET");
+        ck_assert_str_eq(last.auth, "");   /* the first request's credentials are gone */
+        ck_assert_str_eq(last.apikey, ""); /* and its headers */
+        ck_assert_str_eq(last.body, "");   /* and its body */
+        /* the same TCP connection served it */
+        ck_assert_msg(strstr(resp.headers_json, first) != NULL, "%s not in %s", first, resp.headers_json);
+        tbt_trigger_response_clear(&resp);
+    }
     free(base);
     tbt_vars_free(vars);
 }
@@ -262,6 +319,7 @@ int main(void)
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, http_post_with_headers_and_trace_context);
     tcase_add_test(tc, http_auth_kinds);
+    tcase_add_test(tc, http_keeps_the_connection_alive);
     tcase_add_test(tc, http_body_from_file);
     tcase_add_test(tc, http_failures_are_explained);
     tcase_add_test(tc, parse_errors_have_positions);

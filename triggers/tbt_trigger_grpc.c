@@ -6,12 +6,12 @@
  * grpc-status and grpc-message come back as trailers. */
 #include <curl/curl.h>
 #include <errno.h>
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "tbt_proto.h"
 #include "tbt_trigger.h"
+#include "tbt_trigger_curl.h"
 
 #define GRPC_MAX_BODY (16u * 1024u * 1024u)
 #define GRPC_DEFAULT_TIMEOUT_NS (30ull * 1000000000ull)
@@ -195,12 +195,6 @@ static size_t on_header(char *p, size_t sz, size_t nm, void *ud)
     return n;
 }
 
-static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
-static void curl_init_once(void)
-{
-    curl_global_init(CURL_GLOBAL_DEFAULT);
-}
-
 static int explain(CURLcode cc, const char *host, long port, bool tls, const char *errbuf, tbt_error *err)
 {
     bool local = strcmp(host, "localhost") == 0 || strncmp(host, "127.", 4) == 0 || strcmp(host, "::1") == 0 ||
@@ -345,7 +339,6 @@ static int load_proto(const grpc_cfg *c, fire_state *s, const tbt_trigger_ctx *c
 static int grpc_fire(const void *p, const tbt_trigger_ctx *ctx, tbt_trigger_response *resp, tbt_error *err)
 {
     const grpc_cfg *c = p;
-    pthread_once(&curl_once, curl_init_once);
     fire_state s;
     memset(&s, 0, sizeof(s));
     int rc;
@@ -471,6 +464,7 @@ static int grpc_fire(const void *p, const tbt_trigger_ctx *ctx, tbt_trigger_resp
         }
     }
 
+    tbt_trigger_curl_init();
     s.h = curl_easy_init();
     char errbuf[CURL_ERROR_SIZE] = "";
     curl_easy_setopt(s.h, CURLOPT_URL, s.url);

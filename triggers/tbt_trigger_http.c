@@ -4,12 +4,12 @@
  * sslVerification; injects traceparent and tracestate. */
 #include <curl/curl.h>
 #include <errno.h>
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
 #include "tbt_trigger.h"
+#include "tbt_trigger_curl.h"
 
 #define HTTP_MAX_BODY (16u * 1024u * 1024u)
 
@@ -102,38 +102,6 @@ static size_t on_header(char *p, size_t sz, size_t nm, void *ud)
     return n;
 }
 
-static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
-static pthread_key_t handle_key;
-
-/* A thread's handle goes with the thread (its connections closed). */
-static void handle_free(void *h)
-{
-    curl_easy_cleanup(h);
-}
-
-static void curl_init_once(void)
-{
-    pthread_key_create(&handle_key, handle_free);
-    curl_global_init(CURL_GLOBAL_DEFAULT);
-}
-
-/* One easy handle per thread, reset before each request: its connection
- * cache keeps connections to the system under test alive between runs
- * (keep-alive, as load tools do; a campaign no longer pays a TCP and TLS
- * handshake per run), and its DNS and TLS session caches are reused. A
- * connection the server closed is detected and replaced by libcurl. */
-static CURL *thread_handle(void)
-{
-    CURL *h = pthread_getspecific(handle_key);
-    if (!h) {
-        h = curl_easy_init();
-        pthread_setspecific(handle_key, h);
-    } else {
-        curl_easy_reset(h);
-    }
-    return h;
-}
-
 /* A body that names a file next to the definition is read from it. */
 static char *body_from_file(const char *body, const char *base_dir, size_t *len)
 {
@@ -211,7 +179,6 @@ static int explain(CURLcode cc, CURL *h, const char *url, const char *errbuf, tb
 static int http_fire(const void *p, const tbt_trigger_ctx *ctx, tbt_trigger_response *resp, tbt_error *err)
 {
     const http_cfg *c = p;
-    pthread_once(&curl_once, curl_init_once);
     char *url = NULL, *method = NULL, *body = NULL, *ak = NULL, *av = NULL, *user = NULL, *pass = NULL,
          *token = NULL, *file_body = NULL;
     struct curl_slist *hl = NULL;
@@ -287,7 +254,11 @@ static int http_fire(const void *p, const tbt_trigger_ctx *ctx, tbt_trigger_resp
     if (body && !has_ct && (body[0] == '{' || body[0] == '['))
         hl = curl_slist_append(hl, "Content-Type: application/json");
     hl = curl_slist_append(hl, "Expect:");
-    h = thread_handle();
+    h = tbt_trigger_curl(TBT_CURL_HTTP);
+    if (!h) {
+        rc = tbt_error_set(err, -ENOMEM, "http trigger: out of memory");
+        goto out;
+    }
     char errbuf[CURL_ERROR_SIZE] = "";
     curl_easy_setopt(h, CURLOPT_URL, url);
     curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method && *method ? method : "GET");
@@ -337,8 +308,7 @@ static int http_fire(const void *p, const tbt_trigger_ctx *ctx, tbt_trigger_resp
     resp->headers_json = tbt_buf_steal(&hj);
     rc = 0;
 out:
-    if (h)
-        curl_easy_reset(h); /* nothing of this request (buffers, headers, credentials) stays set */
+    tbt_trigger_curl_release(h);
     curl_slist_free_all(hl);
     tbt_buf_free(&col.body);
     tbt_buf_free(&col.headers);
