@@ -64,31 +64,10 @@ fail:
 
 /* ---- decoding ----------------------------------------------------------------*/
 
-/* Where in the answer: "data[0].spans[3].tags[1].value", kept as a chain
- * on the C stack and rendered only for an error message. */
-typedef struct jp {
-    const struct jp *up;
-    const char *key; /* NULL: an index only */
-    size_t idx;
-    bool has_idx;
-} jp;
-
-#define JP_KEY(parent, k) {(parent), (k), 0, false}
-#define JP_IDX(parent, k, i) {(parent), (k), (i), true}
-
-static void jp_render(const jp *p, tbt_buf *b)
-{
-    if (!p)
-        return;
-    jp_render(p->up, b);
-    if (p->key) {
-        if (b->len)
-            tbt_buf_putc(b, '.');
-        tbt_buf_puts(b, p->key);
-    }
-    if (p->has_idx)
-        tbt_buf_printf(b, "[%zu]", p->idx);
-}
+/* Where in the answer: "data[0].spans[3].tags[1].value" (tbt_common.h). */
+typedef tbt_jpath jp;
+#define JP_KEY TBT_JPATH_KEY
+#define JP_IDX TBT_JPATH_IDX
 
 typedef struct jdec {
     tbt_trace *t;
@@ -107,7 +86,7 @@ static int bad(jdec *d, const jp *where, const char *fmt, ...)
     char *m = tbt_xvasprintf(fmt, ap);
     va_end(ap);
     tbt_buf b = TBT_BUF_INIT;
-    jp_render(where, &b);
+    tbt_jpath_render(where, &b);
     tbt_error_set(d->err, -EINVAL, "invalid Jaeger answer: %s: %s", b.len ? tbt_buf_cstr(&b) : "the answer", m);
     tbt_buf_free(&b);
     free(m);
@@ -183,7 +162,7 @@ static int u64_of(jdec *d, const cJSON *v, const jp *where, uint64_t *out)
 static int too_long(jdec *d, const jp *where, size_t n)
 {
     tbt_buf b = TBT_BUF_INIT;
-    jp_render(where, &b);
+    tbt_jpath_render(where, &b);
     tbt_error_set(d->err, -E2BIG, "the Jaeger answer's %s holds %zu bytes, over the %zu-byte limit",
                   tbt_buf_cstr(&b), n, d->ol.max_value_len);
     tbt_buf_free(&b);
@@ -286,7 +265,7 @@ static int tags_of(jdec *d, const cJSON *arr, const jp *where, tbt_kv **out, siz
         return 0;
     if (cnt > d->ol.max_attrs_per_span) {
         tbt_buf b = TBT_BUF_INIT;
-        jp_render(where, &b);
+        tbt_jpath_render(where, &b);
         tbt_error_set(d->err, -E2BIG, "the Jaeger answer's %s holds %zu entries, over the limit of %zu",
                       tbt_buf_cstr(&b), cnt, d->ol.max_attrs_per_span);
         tbt_buf_free(&b);

@@ -979,3 +979,17 @@ int tbt_parse_duration(const char *s, size_t n, int64_t *ns)
     *ns = neg ? -r : r;
     return 0;
 }
+
+void tbt_jpath_render(const tbt_jpath *p, tbt_buf *b)
+{
+    if (!p)
+        return;
+    tbt_jpath_render(p->up, b);
+    if (p->key) {
+        if (b->len)
+            tbt_buf_putc(b, '.');
+        tbt_buf_puts(b, p->key);
+    }
+    if (p->has_idx)
+        tbt_buf_printf(b, "[%zu]", p->idx);
+}

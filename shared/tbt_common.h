@@ -197,4 +197,21 @@ void tbt_format_duration(int64_t ns, char *out, size_t cap);
  * -EINVAL; *ns receives the value. */
 int tbt_parse_duration(const char *s, size_t n, int64_t *ns);
 
+/* ---- JSON paths in messages -------------------------------------------------- */
+/* Where a decoder is in a JSON document ("data[0].spans[3].tags[1].value"):
+ * one element per level, linked to its parent on the C stack and rendered
+ * only when an error is reported. key NULL: an index only. */
+typedef struct tbt_jpath {
+    const struct tbt_jpath *up;
+    const char *key;
+    size_t idx;
+    bool has_idx;
+} tbt_jpath;
+
+#define TBT_JPATH_KEY(parent, k) {(parent), (k), 0, false}
+#define TBT_JPATH_IDX(parent, k, i) {(parent), (k), (i), true}
+
+/* Append "a.b[2].c" for p (nothing for NULL). */
+void tbt_jpath_render(const tbt_jpath *p, tbt_buf *b);
+
 #endif

@@ -253,14 +253,8 @@ static char *quote_big_ints(const char *s, size_t len, size_t *outlen, size_t **
  * decoder
  * ====================================================================== */
 
-/* A path element for messages: "key" or "key[idx]", linked to its parent
- * on the C stack; rendered only when an error is reported. */
-typedef struct jpath {
-    const struct jpath *up;
-    const char *key;
-    size_t idx;
-    bool has_idx;
-} jpath;
+/* A path element for messages (tbt_common.h). */
+typedef tbt_jpath jpath;
 
 typedef struct jdec {
     tbt_trace *t;
@@ -272,27 +266,13 @@ typedef struct jdec {
     char why[192]; /* first id problem of the current span */
 } jdec;
 
-static void path_render(const jpath *p, tbt_buf *b)
-{
-    if (!p)
-        return;
-    path_render(p->up, b);
-    if (p->key) {
-        if (b->len)
-            tbt_buf_putc(b, '.');
-        tbt_buf_puts(b, p->key);
-    }
-    if (p->has_idx)
-        tbt_buf_printf(b, "[%zu]", p->idx);
-}
-
 static int j_report(jdec *d, int code, const jpath *p, const char *fmt, va_list ap)
 {
     tbt_buf b = TBT_BUF_INIT;
     tbt_buf_puts(&b, code == -E2BIG ? "OTLP request over a limit: " : "invalid OTLP JSON: ");
     if (p) {
         tbt_buf path = TBT_BUF_INIT;
-        path_render(p, &path);
+        tbt_jpath_render(p, &path);
         tbt_buf_append(&b, path.data, path.len);
         tbt_buf_puts(&b, ": ");
         tbt_buf_free(&path);
@@ -846,7 +826,7 @@ static int dec_span(jdec *d, const cJSON *obj, const jpath *p, const tbt_resourc
     dec_id(d, pid, "parentSpanId", s.parent_id, 8, true);
     if (d->why[0]) {
         tbt_buf b = TBT_BUF_INIT;
-        path_render(p, &b);
+        tbt_jpath_render(p, &b);
         tbt_otlp_reject(d->stats, "%s: %s", tbt_buf_cstr(&b), d->why);
         tbt_buf_free(&b);
         return 0;
