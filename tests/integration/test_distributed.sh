@@ -129,6 +129,31 @@ for _, v in views:
 PY
 check "the report holds each environment's trace (from the agents, over Kafka) and the analyzer's verdict" $?
 
+# ---- the messages on the wire match their documented schemas (proto/*.schema.json)
+kcat -C -b "$B" -t tbt.jobs.eu -o beginning -e -q >"$TMP/jobs.jsonl" 2>/dev/null
+kcat -C -b "$B" -t tbt.results -o beginning -e -q >"$TMP/results.jsonl" 2>/dev/null
+/usr/bin/python3 - "$ROOT/proto" "$TMP/jobs.jsonl" "$TMP/results.jsonl" <<'PY'
+import json, sys
+from jsonschema import Draft202012Validator
+root, jobs, results = sys.argv[1:4]
+bad = 0
+for schema, path, kind in (("job.schema.json", jobs, "job"), ("result.schema.json", results, "result")):
+    v = Draft202012Validator(json.load(open(f"{root}/{schema}")))
+    msgs = [json.loads(l) for l in open(path) if l.strip()]
+    assert msgs, f"no {kind} message read"
+    for m in msgs:
+        for e in v.iter_errors(m):
+            bad += 1
+            print(f"{kind}: {'/'.join(map(str, e.absolute_path))}: {e.message}")
+    if kind == "job":
+        assert any("want" in m for m in msgs), "the --report run's jobs ask for views and lint"
+    else:
+        assert any("traceView" in m["test"] and "analyzer" in m["test"] for m in msgs)
+    print(f"  {len(msgs)} {kind} messages checked")
+sys.exit(1 if bad else 0)
+PY
+check "jobs and results on the wire match proto/job.schema.json and proto/result.schema.json" $?
+
 # ---- a small campaign per environment: jobs land on both agents -------------------
 tbt run --brokers "$B" --env eu,us -f "$ROOT/tests/data/run/exporters.yaml" --runs 8 --concurrency 2 \
   -o json "${KX[@]:6}" >"$TMP/camp.json" 2>"$TMP/err"
