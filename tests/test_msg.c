@@ -292,6 +292,32 @@ START_TEST(what_the_coordinator_wants_travels)
     ck_assert_msg(tbt_result_decode(b.data, b.len, r2, res2, &meta, &err) == 0, "%s", err.msg);
     ck_assert_str_eq(res2->trace_view, res->trace_view);
     tbt_result_meta_clear(&meta);
+    /* any bytes the system under test put in names and values: valid JSON
+     * on the wire, ill-formed UTF-8 as U+FFFD, control characters escaped */
+    {
+        tbt_run_result *r3 = tbt_run_result_new();
+        tbt_test_result *t3 = tbt_run_result_add(r3);
+        t3->status = TBT_TEST_FAILED;
+        t3->name = "bad \xff\xfe bytes";
+        tbt_span_result sr = {.span_id = "00f067aa0ba902b7", .span_name = "a\x01\"b\\", .observed = "\xc3",
+                              .expected = "\n"};
+        tbt_assert_result ar = {.assertion = "attr:x = 1", .spans = &sr, .n_spans = 1};
+        tbt_spec_result spr = {.name = "", .selector = "span", .asserts = &ar, .n_asserts = 1};
+        t3->specs = &spr;
+        t3->n_specs = 1;
+        tbt_buf_reset(&b);
+        tbt_result_encode(&job, "agent", t3, &b);
+        tbt_run_result *r4 = tbt_run_result_new();
+        tbt_test_result *t4 = tbt_run_result_add(r4);
+        ck_assert_msg(tbt_result_decode(b.data, b.len, r4, t4, &meta, &err) == 0, "%s", err.msg);
+        ck_assert_str_eq(t4->name, "bad \xef\xbf\xbd\xef\xbf\xbd bytes");
+        ck_assert_str_eq(t4->specs[0].asserts[0].spans[0].span_name, "a\x01\"b\\");
+        ck_assert_str_eq(t4->specs[0].asserts[0].spans[0].observed, "\xef\xbf\xbd");
+        ck_assert_str_eq(t4->specs[0].asserts[0].spans[0].expected, "\n");
+        tbt_result_meta_clear(&meta);
+        tbt_run_result_free(r4);
+        tbt_run_result_free(r3);
+    }
     const char *bv = "{\"version\":1,\"kind\":\"result\",\"runId\":\"r\",\"jobId\":\"j\",\"test\":{\"status\":"
                      "\"passed\",\"traceView\":\"<html>\"}}";
     ck_assert_int_eq(tbt_result_decode(bv, strlen(bv), r2, res2, &meta, &err), -EINVAL);
