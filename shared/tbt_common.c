@@ -57,6 +57,8 @@ char *tbt_xstrndup(const char *s, size_t n)
 
 char *tbt_xvasprintf(const char *fmt, va_list ap)
 {
+    if (!fmt)
+        fmt = "";
     va_list cp;
     va_copy(cp, ap);
     char one;
@@ -237,6 +239,8 @@ void *tbt_arena_memdup(tbt_arena *a, const void *p, size_t n)
 
 char *tbt_arena_sprintf(tbt_arena *a, const char *fmt, ...)
 {
+    if (!fmt)
+        fmt = "";
     va_list ap, cp;
     va_start(ap, fmt);
     va_copy(cp, ap);
