@@ -47,6 +47,7 @@ typedef struct plan_cache {
     tbt_defs *defs;
     tbt_plan *plan;
     tbt_histogram *trigger_h; /* metrics: tbt_trigger_duration_seconds{trigger} of the plan's kind */
+    tbt_run_result *rr;       /* reused for every job of this worker */
 } plan_cache;
 
 struct tbt_kagent {
@@ -360,13 +361,16 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaqu
 }
 
 /* ---- workers ------------------------------------------------------------------ */
+/* Forget the compiled test (the worker's run result stays). */
 static void cache_clear(plan_cache *c)
 {
     tbt_plan_free(c->plan);
     tbt_defs_free(c->defs);
     free(c->definition);
     free(c->file);
+    tbt_run_result *rr = c->rr;
     memset(c, 0, sizeof(*c));
+    c->rr = rr;
 }
 
 static bool same(const char *a, const char *b)
@@ -412,7 +416,10 @@ static tbt_plan *plan_for(tbt_kagent *k, plan_cache *c, const tbt_job *job, tbt_
 
 static void run_job(tbt_kagent *k, plan_cache *cache, slot *s)
 {
-    tbt_run_result *rr = tbt_run_result_new();
+    if (!cache->rr)
+        cache->rr = tbt_run_result_new();
+    tbt_run_result *rr = cache->rr;
+    tbt_run_result_reset(rr);
     tbt_test_result *res = tbt_run_result_add(rr);
     tbt_error err = TBT_ERROR_INIT;
     tbt_plan *plan = plan_for(k, cache, &s->job, &err);
@@ -454,7 +461,6 @@ static void run_job(tbt_kagent *k, plan_cache *cache, slot *s)
     s->status = res->status <= TBT_TEST_SKIPPED ? res->status : TBT_TEST_ERROR;
     tbt_result_encode(&s->job, k->id, res, &s->result);
     klog(k, TBT_LOG_DEBUG, "job %s (%s) %s", s->job.job_id, res->name ? res->name : "?", tbt_test_status_name(res->status));
-    tbt_run_result_free(rr);
     produce_result(k, s);
 }
 
@@ -478,6 +484,7 @@ static void *worker_main(void *p)
     }
     pthread_mutex_unlock(&k->mu);
     cache_clear(&cache);
+    tbt_run_result_free(cache.rr);
     return NULL;
 }
 

@@ -63,6 +63,7 @@ typedef struct agent_seen {
 } agent_seen;
 
 typedef struct coord {
+    tbt_run_result *scratch; /* each result is decoded into it, then dropped */
     const tbt_coord_opts *o;
     const tbt_unit *units;
     size_t n_units;
@@ -520,7 +521,10 @@ static void step_error(coord *c, chain *ch, size_t step, const char *fmt, ...)
 
 static void on_result(coord *c, const rd_kafka_message_t *m)
 {
-    tbt_run_result *rr = tbt_run_result_new();
+    if (!c->scratch)
+        c->scratch = tbt_run_result_new();
+    tbt_run_result *rr = c->scratch;
+    tbt_run_result_reset(rr);
     tbt_test_result res;
     tbt_result_meta meta = {0};
     tbt_error err = TBT_ERROR_INIT;
@@ -562,7 +566,6 @@ static void on_result(coord *c, const rd_kafka_message_t *m)
 out:
     tbt_error_clear(&err);
     tbt_result_meta_clear(&meta);
-    tbt_run_result_free(rr);
 }
 
 /* ---- deadlines and dead environments ------------------------------------------------ */
@@ -931,6 +934,7 @@ out:
         free(c->def_json[u]);
     }
     free(c->def_json);
+    tbt_run_result_free(c->scratch);
     free(c->chains);
     free(c->jobs);
     free(c->flight);

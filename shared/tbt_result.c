@@ -20,6 +20,13 @@ void tbt_run_result_free(tbt_run_result *r)
     free(r);
 }
 
+void tbt_run_result_reset(tbt_run_result *r)
+{
+    tbt_arena_reset(r->arena);
+    r->n_tests = 0;
+    r->required_gates = 0;
+}
+
 tbt_test_result *tbt_run_result_add(tbt_run_result *r)
 {
     TBT_GROW(r->tests, r->cap_tests, r->n_tests + 1);

@@ -123,6 +123,10 @@ typedef struct tbt_run_result {
 
 tbt_run_result *tbt_run_result_new(void);
 void tbt_run_result_free(tbt_run_result *r);
+/* Empty r for reuse (every result and string of it gone; the arena keeps
+ * its first block): a loop that decodes or runs one test at a time then
+ * allocates nothing per test. */
+void tbt_run_result_reset(tbt_run_result *r);
 /* A zeroed test result appended to r (pointer valid until the next add). */
 tbt_test_result *tbt_run_result_add(tbt_run_result *r);
 /* counts */
