@@ -442,7 +442,7 @@ static void keep_view(tbt_trace *t, const tbt_agent_run_opts *ro, tbt_run_result
         if (tbt_analyzer_run(ro->analyzer, t, rr->arena, lr) == 0)
             res->lint = lr;
     }
-    if (!ro->trace_view)
+    if (!ro->trace_view || (ro->view_on_failure && res->status == TBT_TEST_PASSED))
         return;
     tbt_buf b = {0};
     tbt_trace_view_limits lim = {.max_bytes = ro->view_max_bytes};

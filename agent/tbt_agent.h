@@ -65,6 +65,7 @@ struct tbt_analyzer_config;
 typedef struct tbt_agent_run_opts {
     bool trace_view;          /* res->trace_view for the HTML report */
     size_t view_max_bytes;    /* its bound, 0: none (tbt_trace_view.h) */
+    bool view_on_failure;     /* ... only when the test does not pass */
     const struct tbt_analyzer_config *analyzer; /* run the analyzer: res->lint; NULL: not */
 } tbt_agent_run_opts;
 

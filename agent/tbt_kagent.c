@@ -428,6 +428,7 @@ static void run_job(tbt_kagent *k, plan_cache *cache, slot *s)
         for (size_t i = 0; i < tbt_vars_count(s->job.vars); i++)
             tbt_vars_set(vars, tbt_vars_name_at(s->job.vars, i), tbt_vars_value_at(s->job.vars, i));
         tbt_agent_run_opts ro = {.trace_view = s->job.want_view,
+                                 .view_on_failure = s->job.view_on_failure,
                                  .view_max_bytes = s->job.view_max_bytes ? s->job.view_max_bytes
                                                                          : TBT_MSG_VIEW_MAX_BYTES};
         /* the coordinator's analyzer configuration (checked like any input) */

@@ -140,7 +140,7 @@ static void print_receivers(const tbt_agent_opts *ao, tbt_agent *agent)
             tbt_agent_grpc_port(agent));
 }
 
-static int report_campaign(const run_ctx *x, const tbt_campaign_result *camp)
+static int report_campaign(const run_ctx *x, const tbt_campaign_result *camp, const tbt_run_result *examples)
 {
     tbt_buf out = TBT_BUF_INIT;
     if (strcmp(x->co->output, "json") == 0)
@@ -153,7 +153,7 @@ static int report_campaign(const run_ctx *x, const tbt_campaign_result *camp)
     if (x->co->report) {
         tbt_error err = TBT_ERROR_INIT;
         tbt_buf_reset(&out);
-        tbt_report_html(NULL, camp, x->th, x->n_th, &out);
+        tbt_report_html(examples && examples->n_tests ? examples : NULL, camp, x->th, x->n_th, &out);
         if (tbt_write_file(x->co->report, tbt_buf_cstr(&out), out.len, &err) != 0) {
             tbt_cli_print_error(&err);
             code = TBT_EXIT_ERROR;
@@ -348,7 +348,7 @@ static int exec_units(run_ctx *x, tbt_defs *defs, char **files, size_t n_files, 
     tbt_campaign_result camp = {0};
     rc = tbt_coord_run(&x->copts, units, n_units, vars, rr, &camp, err);
     if (rc == 0 && x->copts.campaign)
-        rc = report_campaign(x, &camp);
+        rc = report_campaign(x, &camp, rr);
     for (size_t i = 0; x->env_defaulted && i < rr->n_tests; i++)
         rr->tests[i].environment = NULL;
     tbt_campaign_result_clear(&camp);

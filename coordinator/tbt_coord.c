@@ -286,6 +286,7 @@ static uint64_t test_timeout_ns(const tbt_test_def *def)
 
 static void step_error(coord *c, chain *ch, size_t step, const char *fmt, ...);
 static void chain_step_done(coord *c, chain *ch, tbt_test_status st, const tbt_test_result *res);
+static size_t row_of(const coord *c, const chain *ch);
 
 static void publish(coord *c, size_t ci)
 {
@@ -315,8 +316,10 @@ static void publish(coord *c, size_t ci)
         .suite = (char *)u->suite,
         .step = (int)ch->step + 1,
         .steps = (int)u->n_steps,
-        /* a view per run is for reading one run; a campaign reports numbers */
-        .want_view = c->o->want_view && !c->o->campaign,
+        /* a view per run is for reading one run; a campaign reports
+         * numbers, and one failing run per row as an example */
+        .want_view = c->o->want_view && (!c->camp || !c->camp->rows[row_of(c, ch)].example),
+        .view_on_failure = c->camp != NULL,
         .view_max_bytes = c->o->view_max_bytes,
         /* a campaign's verdict is its thresholds: no per-run lint */
         .analyzer = c->o->campaign ? NULL : (char *)c->o->analyzer_json,
@@ -554,6 +557,13 @@ static void on_result(coord *c, const rd_kafka_message_t *m)
         goto out;
     }
     j->state = JOB_DONE; /* check_deadlines drops it from the flight list */
+    if (c->camp && res.trace_view && res.status != TBT_TEST_PASSED) {
+        tbt_campaign_row *row = &c->camp->rows[row_of(c, ch)];
+        if (!row->example) {
+            row->example = tbt_xstrndup(m->payload, m->len);
+            row->example_len = m->len;
+        }
+    }
     tbt_counter_add(c->envs[ch->env].m_results[res.status <= TBT_TEST_SKIPPED ? res.status : TBT_TEST_ERROR], 1);
     tbt_histogram_observe_ns(c->m_latency, tbt_now_mono_ns() - j->published_ns);
     if (ch->out) {
@@ -735,6 +745,26 @@ static void collect(coord *c, tbt_run_result *rr)
             }
 }
 
+/* Campaigns with --report: each row's example failing run, as a test of
+ * rr (the HTML report draws its trace under the campaign). */
+static void collect_examples(coord *c, tbt_run_result *rr)
+{
+    for (size_t i = 0; i < c->camp->n_rows; i++) {
+        const tbt_campaign_row *row = &c->camp->rows[i];
+        if (!row->example)
+            continue;
+        tbt_test_result *res = tbt_run_result_add(rr);
+        tbt_result_meta meta = {0};
+        tbt_error err = TBT_ERROR_INIT;
+        if (tbt_result_decode(row->example, row->example_len, rr, res, &meta, &err) != 0)
+            rr->n_tests--;
+        else if (!res->environment && row->environment)
+            res->environment = tbt_arena_strdup(rr->arena, row->environment);
+        tbt_result_meta_clear(&meta);
+        tbt_error_clear(&err);
+    }
+}
+
 static int cmp_fail(const void *a, const void *b)
 {
     const tbt_spec_failure *x = a, *y = b;
@@ -904,6 +934,7 @@ int tbt_coord_run(const tbt_coord_opts *o, const tbt_unit *units, size_t n_units
             row->elapsed_ns = c->row_last_ns[i] > c->row_first_ns[i] ? c->row_last_ns[i] - c->row_first_ns[i] : 0;
         }
         camp->duplicates = c->duplicates;
+        collect_examples(c, rr);
     } else {
         collect(c, rr);
     }
@@ -962,6 +993,7 @@ void tbt_campaign_result_clear(tbt_campaign_result *cr)
         }
         free(cr->rows[i].failures);
         free(cr->rows[i].first_error);
+        free(cr->rows[i].example);
     }
     free(cr->rows);
     memset(cr, 0, sizeof(*cr));

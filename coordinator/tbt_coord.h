@@ -66,6 +66,8 @@ typedef struct tbt_campaign_row {
     tbt_spec_failure *failures; /* ranked, most frequent first */
     size_t n_failures;
     char *first_error;          /* an example error (status error) */
+    char *example;              /* the result message of a failing run with its trace view (--report), or NULL */
+    size_t example_len;
 } tbt_campaign_row;
 
 typedef struct tbt_campaign_result {
@@ -77,7 +79,9 @@ typedef struct tbt_campaign_result {
 void tbt_campaign_result_clear(tbt_campaign_result *c);
 
 /* Run units on every environment. Non-campaign results are appended to rr
- * in unit, environment, step order; campaign statistics go to camp.
+ * in unit, environment, step order; campaign statistics go to camp (and,
+ * with want_view, one example failing run per row, with its trace view,
+ * to rr).
  * Returns 0, or negative with err when the run could not happen at all
  * (Kafka unreachable, no agent alive in an environment: err names it). */
 int tbt_coord_run(const tbt_coord_opts *o, const tbt_unit *units, size_t n_units, const tbt_vars *base,

@@ -156,6 +156,8 @@ static int job_encode(const tbt_job *job, const tbt_test_def *def, const char *d
         if (job->want_view)
             cJSON_AddNumberToObject(want, "traceViewMaxBytes",
                                     (double)(job->view_max_bytes ? job->view_max_bytes : TBT_MSG_VIEW_MAX_BYTES));
+        if (job->want_view && job->view_on_failure)
+            cJSON_AddBoolToObject(want, "traceViewOnFailure", true);
         if (job->analyzer)
             cJSON_AddItemToObject(want, "analyzer", cJSON_CreateRaw(job->analyzer));
     }
@@ -327,6 +329,7 @@ int tbt_job_decode(const char *json, size_t len, tbt_job *out, tbt_error *err)
             rc = bad(err, "job", "\"want.analyzer\" must be an object");
         if (rc == 0) {
             out->want_view = cJSON_GetObjectItemCaseSensitive(want, "traceViewMaxBytes") != NULL;
+            out->view_on_failure = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(want, "traceViewOnFailure"));
             out->view_max_bytes = (size_t)vmax;
             if (an) {
                 char *t = cJSON_PrintUnformatted(an);

@@ -37,6 +37,7 @@ typedef struct tbt_job {
     /* What the coordinator wants back besides the verdict. */
     bool want_view;             /* the trace view for the HTML report */
     size_t view_max_bytes;      /* its bound (TBT_MSG_VIEW_MAX_BYTES when 0) */
+    bool view_on_failure;       /* ... only when the test does not pass (campaigns: an example failing run) */
     char *analyzer;             /* analyzer configuration JSON (tbt_analyzer.h), or NULL: no analysis */
 } tbt_job;
 

@@ -499,6 +499,55 @@ START_TEST(unproducible_result_is_let_go)
 }
 END_TEST
 
+/* --report with a campaign: agents send a view only for runs that fail,
+ * and only until the row has its example; the coordinator keeps the first
+ * as a test of rr. A campaign whose runs pass has no example. */
+START_TEST(campaign_keeps_one_failing_example)
+{
+    static const char *flaky = "type: Test\n"
+                               "spec:\n"
+                               "  id: flaky\n"
+                               "  name: flaky\n"
+                               "  trigger:\n"
+                               "    type: http\n"
+                               "    httpRequest:\n"
+                               "      url: ${var:SUT}/${var:PATH}\n"
+                               "  skipTraceCollection: true\n"
+                               "  specs:\n"
+                               "  - selector: span[name=\"Tracetest trigger\"]\n"
+                               "    assertions:\n"
+                               "    - attr:tracetest.response.body = \"ok\"\n";
+    cluster c;
+    start(&c, flaky, true);
+    for (int pass = 0; pass < 2; pass++) {
+        tbt_vars_set(c.vars, "PATH", pass ? "ok" : "wrong");
+        tbt_coord_opts o = copts(&c);
+        o.campaign = true;
+        o.runs = 40;
+        o.concurrency = 8;
+        o.want_view = true;
+        tbt_error err = TBT_ERROR_INIT;
+        tbt_run_result *rr = tbt_run_result_new();
+        tbt_campaign_result camp = {0};
+        ck_assert_msg(tbt_coord_run(&o, c.units, c.n_units, c.vars, rr, &camp, &err) == 0, "%s", err.msg);
+        ck_assert_uint_eq(camp.rows[0].stats.runs, 40);
+        if (pass) {
+            ck_assert_uint_eq(camp.rows[0].stats.passed, 40);
+            ck_assert_uint_eq(rr->n_tests, 0); /* passing runs send no view: no example */
+        } else {
+            ck_assert_uint_eq(camp.rows[0].stats.failed, 40);
+            ck_assert_uint_eq(rr->n_tests, 1);
+            ck_assert_int_eq(rr->tests[0].status, TBT_TEST_FAILED);
+            ck_assert_ptr_nonnull(rr->tests[0].trace_view);
+            ck_assert_str_eq(rr->tests[0].environment, "t");
+        }
+        tbt_campaign_result_clear(&camp);
+        tbt_run_result_free(rr);
+    }
+    stop(&c);
+}
+END_TEST
+
 START_TEST(results_are_deduplicated_by_job)
 {
     /* two agents of the same environment both answer every job (each
@@ -694,6 +743,7 @@ static Suite *suite(void)
     tcase_add_test(tc, job_longer_than_max_poll_interval);
     tcase_add_test(tc, views_and_lint_travel_and_shrink);
     tcase_add_test(tc, unproducible_result_is_let_go);
+    tcase_add_test(tc, campaign_keeps_one_failing_example);
     suite_add_tcase(s, tc);
     return s;
 }

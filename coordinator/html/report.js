@@ -62,7 +62,7 @@
   (function summary() {
     var s = document.getElementById('summary');
     var parts = [];
-    if (data.run) {
+    if (data.run && !data.campaign) {
       var m = data.run.summary;
       parts.push(plural(m.tests, 'test') + ': ' + m.passed + ' passed, ' + m.failed + ' failed, ' +
         plural(m.errors, 'error') + (m.skipped ? ', ' + m.skipped + ' skipped' : ''));
@@ -71,7 +71,7 @@
     }
     if (data.campaign) {
       parts.push('campaign ' + (data.campaign.passed ? 'passed' : 'FAILED'));
-      if (!data.run) {
+      {
         s.className = data.campaign.passed ? 'pass' : 'fail';
         document.title = 'tbt campaign: ' + (data.campaign.passed ? 'passed' : 'FAILED');
       }
@@ -648,6 +648,12 @@
   });
 
   if (data.campaign) renderCampaign();
+  if (data.campaign && data.run && (data.run.tests || []).length) {
+    /* a campaign's tests are examples: the first failing run of each row */
+    var eh = add(app, el('h2', 'examples-heading', 'Example failing runs'));
+    eh.title = 'the first failing run of each test and environment, with its trace';
+    add(app, el('p', 'env', 'The first run that did not pass in each row above, with its trace.'));
+  }
   if (data.run) (data.run.tests || []).forEach(renderTest);
   window.tbtReport = {renderMs: performance.now() - t0, waterfalls: waterfalls.length};
   document.body.setAttribute('data-ready', '1');
