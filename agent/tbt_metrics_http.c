@@ -4,8 +4,6 @@
 
 #include <errno.h>
 #include <microhttpd.h>
-#include <netdb.h>
-#include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -72,29 +70,12 @@ int tbt_metrics_http_start(tbt_metrics *m, const char *bind_addr, uint16_t port,
     *out = NULL;
     if (!bind_addr || !*bind_addr)
         bind_addr = "127.0.0.1";
-    struct addrinfo hints, *ai = NULL;
-    memset(&hints, 0, sizeof(hints));
-    hints.ai_family = AF_UNSPEC;
-    hints.ai_socktype = SOCK_STREAM;
-    hints.ai_flags = AI_PASSIVE;
-    int gai = getaddrinfo(bind_addr, NULL, &hints, &ai);
-    if (gai != 0 || !ai)
-        return tbt_error_set(err, -EINVAL, "metrics endpoint: cannot resolve bind address %s: %s", bind_addr,
-                             gai ? gai_strerror(gai) : "no address");
     struct sockaddr_storage sa;
-    memset(&sa, 0, sizeof(sa));
-    unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO;
-    if (ai->ai_family == AF_INET6) {
-        struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)&sa;
-        memcpy(a6, ai->ai_addr, sizeof(*a6));
-        a6->sin6_port = htons(port);
-        flags |= MHD_USE_IPv6;
-    } else {
-        struct sockaddr_in *a4 = (struct sockaddr_in *)&sa;
-        memcpy(a4, ai->ai_addr, sizeof(*a4));
-        a4->sin_port = htons(port);
-    }
-    freeaddrinfo(ai);
+    bool ipv6;
+    int rc = tbt_http_bind_addr("metrics endpoint", bind_addr, port, &sa, &ipv6, err);
+    if (rc)
+        return rc;
+    unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | (ipv6 ? MHD_USE_IPv6 : 0);
     tbt_metrics_http *h = tbt_xcalloc(1, sizeof(*h));
     h->m = m;
     errno = 0;

@@ -46,6 +46,13 @@ typedef struct tbt_receiver_stats {
 
 typedef struct tbt_http_receiver tbt_http_receiver;
 int tbt_http_receiver_start(tbt_store *s, const tbt_receiver_opts *o, tbt_http_receiver **out, tbt_error *err);
+/* The socket address a libmicrohttpd server of tbt binds (the OTLP/HTTP
+ * receiver, the metrics endpoint): bind_addr resolved (a name or a literal,
+ * IPv4 or IPv6) with port. *ipv6 says which family (MHD_USE_IPv6). Returns
+ * 0, or -EINVAL with "WHAT: cannot resolve bind address ...". */
+struct sockaddr_storage;
+int tbt_http_bind_addr(const char *what, const char *bind_addr, uint16_t port, struct sockaddr_storage *sa,
+                       bool *ipv6, tbt_error *err);
 uint16_t tbt_http_receiver_port(const tbt_http_receiver *r);
 void tbt_http_receiver_stats(const tbt_http_receiver *r, tbt_receiver_stats *st);
 void tbt_http_receiver_stop(tbt_http_receiver *r);

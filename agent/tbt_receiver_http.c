@@ -537,6 +537,33 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls, en
 
 /* ---- lifecycle ---------------------------------------------------------- */
 
+int tbt_http_bind_addr(const char *what, const char *bind_addr, uint16_t port, struct sockaddr_storage *sa,
+                       bool *ipv6, tbt_error *err)
+{
+    struct addrinfo hints, *ai = NULL;
+    memset(&hints, 0, sizeof(hints));
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_PASSIVE;
+    int gai = getaddrinfo(bind_addr, NULL, &hints, &ai);
+    if (gai != 0 || !ai)
+        return tbt_error_set(err, -EINVAL, "%s: cannot resolve bind address %s: %s", what, bind_addr,
+                             gai ? gai_strerror(gai) : "no address");
+    memset(sa, 0, sizeof(*sa));
+    *ipv6 = ai->ai_family == AF_INET6;
+    if (*ipv6) {
+        struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)sa;
+        memcpy(a6, ai->ai_addr, sizeof(*a6));
+        a6->sin6_port = htons(port);
+    } else {
+        struct sockaddr_in *a4 = (struct sockaddr_in *)sa;
+        memcpy(a4, ai->ai_addr, sizeof(*a4));
+        a4->sin_port = htons(port);
+    }
+    freeaddrinfo(ai);
+    return 0;
+}
+
 int tbt_http_receiver_start(tbt_store *s, const tbt_receiver_opts *o, tbt_http_receiver **out, tbt_error *err)
 {
     if (!s || !out)
@@ -548,30 +575,15 @@ int tbt_http_receiver_start(tbt_store *s, const tbt_receiver_opts *o, tbt_http_r
     if (threads > HTTP_MAX_THREADS)
         threads = HTTP_MAX_THREADS;
 
-    struct addrinfo hints, *ai = NULL;
-    memset(&hints, 0, sizeof(hints));
-    hints.ai_family = AF_UNSPEC;
-    hints.ai_socktype = SOCK_STREAM;
-    hints.ai_flags = AI_PASSIVE;
-    int gai = getaddrinfo(bind_addr, NULL, &hints, &ai);
-    if (gai != 0 || !ai)
-        return tbt_error_set(err, -EINVAL, "http receiver: cannot resolve bind address %s: %s", bind_addr,
-                             gai ? gai_strerror(gai) : "no address");
     struct sockaddr_storage sa;
-    memset(&sa, 0, sizeof(sa));
+    bool ipv6;
+    int rc = tbt_http_bind_addr("http receiver", bind_addr, port, &sa, &ipv6, err);
+    if (rc)
+        return rc;
     unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD;
     flags |= MHD_is_feature_supported(MHD_FEATURE_EPOLL) == MHD_YES ? MHD_USE_EPOLL : MHD_USE_AUTO;
-    if (ai->ai_family == AF_INET6) {
-        struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)&sa;
-        memcpy(a6, ai->ai_addr, sizeof(*a6));
-        a6->sin6_port = htons(port);
+    if (ipv6)
         flags |= MHD_USE_IPv6;
-    } else {
-        struct sockaddr_in *a4 = (struct sockaddr_in *)&sa;
-        memcpy(a4, ai->ai_addr, sizeof(*a4));
-        a4->sin_port = htons(port);
-    }
-    freeaddrinfo(ai);
 
     tbt_http_receiver *r = tbt_xcalloc(1, sizeof(*r));
     r->store = s;
