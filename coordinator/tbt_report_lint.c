@@ -43,25 +43,9 @@ static void put_safe(lp *p, const char *s)
 {
     if (!s)
         return;
-    size_t n = strlen(s), i = 0;
-    while (i < n) {
-        unsigned char c = (unsigned char)s[i];
-        if (c < 0x20 || c == 0x7f) {
-            tbt_buf_printf(p->b, "\\x%02x", c);
-            i++;
-        } else if (c < 0x80) {
-            tbt_buf_putc(p->b, (char)c);
-            i++;
-        } else {
-            uint32_t cp;
-            size_t k = tbt_utf8_next(s + i, n - i, &cp);
-            if (cp >= 0x80 && cp <= 0x9f)
-                tbt_buf_printf(p->b, "\\u%04x", (unsigned)cp);
-            else
-                tbt_utf8_put(p->b, cp);
-            i += k;
-        }
-    }
+    size_t n = strlen(s);
+    for (size_t i = 0; i < n;)
+        i += tbt_term_put_char(p->b, s, n, i, n);
 }
 
 static const char *spans_word(size_t n)

@@ -69,29 +69,17 @@ static void put_text_max(pr *p, const char *s, int level, size_t max)
     size_t n = strlen(s), i = 0;
     size_t lim = max && n > max ? max : n;
     while (i < lim) {
-        unsigned char c = (unsigned char)s[i];
-        if (c == '\n') {
+        if (s[i] == '\n') {
             tbt_buf_putc(p->b, '\n');
             indent(p, level);
             i++;
-        } else if (c < 0x20 && c != '\t') {
-            tbt_buf_printf(p->b, "\\x%02x", c);
-            i++;
-        } else if (c == 0x7f) {
-            tbt_buf_puts(p->b, "\\x7f");
-            i++;
-        } else if (c < 0x80) {
-            tbt_buf_putc(p->b, (char)c);
+        } else if (s[i] == '\t') {
+            tbt_buf_putc(p->b, '\t');
             i++;
         } else {
-            uint32_t cp;
-            size_t l = tbt_utf8_next(s + i, n - i, &cp);
-            if (i + l > lim && cp != 0xFFFD)
+            size_t l = tbt_term_put_char(p->b, s, n, i, lim);
+            if (!l)
                 break; /* never cut a character in half */
-            if (cp >= 0x80 && cp <= 0x9f)
-                tbt_buf_printf(p->b, "\\u%04" PRIx32, cp);
-            else
-                tbt_utf8_put(p->b, cp);
             i += l;
         }
     }

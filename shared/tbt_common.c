@@ -997,3 +997,25 @@ void tbt_jpath_render(const tbt_jpath *p, tbt_buf *b)
     if (p->has_idx)
         tbt_buf_printf(b, "[%zu]", p->idx);
 }
+
+size_t tbt_term_put_char(tbt_buf *out, const char *s, size_t n, size_t i, size_t lim)
+{
+    unsigned char c = (unsigned char)s[i];
+    if (c < 0x20 || c == 0x7f) {
+        tbt_buf_printf(out, "\\x%02x", c);
+        return 1;
+    }
+    if (c < 0x80) {
+        tbt_buf_putc(out, (char)c);
+        return 1;
+    }
+    uint32_t cp;
+    size_t l = tbt_utf8_next(s + i, n - i, &cp);
+    if (i + l > lim && cp != 0xFFFD)
+        return 0;
+    if (cp >= 0x80 && cp <= 0x9f)
+        tbt_buf_printf(out, "\\u%04x", (unsigned)cp);
+    else
+        tbt_utf8_put(out, cp);
+    return l;
+}

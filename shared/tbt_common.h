@@ -93,6 +93,13 @@ void tbt_utf8_put(tbt_buf *out, uint32_t cp);
 /* Append s[0..n) with every ill-formed sequence replaced by U+FFFD.
  * Returns true when s was already valid (appended unchanged). */
 bool tbt_utf8_sanitize(tbt_buf *out, const char *s, size_t n);
+/* Append the character at s[i] (of s[0..n)) made safe for a terminal: C0
+ * controls and DEL as \xNN, C1 controls (U+0080..U+009F, the 8-bit CSI
+ * among them) as \u00NN, ill-formed UTF-8 as U+FFFD, so untrusted text
+ * cannot move the cursor or recolour the terminal. Returns the bytes
+ * consumed; 0, appending nothing, when a well-formed character would end
+ * past lim (a character is never cut in half). */
+size_t tbt_term_put_char(tbt_buf *out, const char *s, size_t n, size_t i, size_t lim);
 
 /* JSON string literal of s[0..n) including the quotes; ill-formed UTF-8
  * becomes U+FFFD, so the literal is always valid JSON text. */
