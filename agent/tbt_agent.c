@@ -11,7 +11,6 @@
 
 #include "tbt_config.h"
 #include "tbt_datastore.h"
-#include "tbt_analyzer.h"
 #include "tbt_trace_view.h"
 #include "tbt_trigger.h"
 
@@ -431,26 +430,6 @@ void tbt_agent_run(tbt_agent *a, const tbt_plan *plan, tbt_vars *vars, tbt_run_r
     tbt_agent_run_with(a, plan, vars, NULL, rr, res);
 }
 
-/* After the evaluation: the analyzer's verdict on the trace and the
- * trace's view for the HTML report (bounded), in the run result's arena. */
-static void keep_view(tbt_trace *t, const tbt_agent_run_opts *ro, tbt_run_result *rr, tbt_test_result *res)
-{
-    if (!ro)
-        return;
-    if (ro->analyzer && tbt_analyzer_config_enabled(ro->analyzer)) {
-        tbt_lint_result *lr = tbt_arena_calloc(rr->arena, 1, sizeof(*lr));
-        if (tbt_analyzer_run(ro->analyzer, t, rr->arena, lr) == 0)
-            res->lint = lr;
-    }
-    if (!ro->trace_view || (ro->view_on_failure && res->status == TBT_TEST_PASSED))
-        return;
-    tbt_buf b = {0};
-    tbt_trace_view_limits lim = {.max_bytes = ro->view_max_bytes};
-    tbt_trace_view_json(t, res, &lim, &b);
-    res->trace_view = tbt_arena_strdup(rr->arena, tbt_buf_cstr(&b));
-    tbt_buf_free(&b);
-}
-
 void tbt_agent_run_with(tbt_agent *a, const tbt_plan *plan, tbt_vars *vars, const tbt_agent_run_opts *ro,
                         tbt_run_result *rr, tbt_test_result *res)
 {
@@ -625,7 +604,11 @@ void tbt_agent_run_with(tbt_agent *a, const tbt_plan *plan, tbt_vars *vars, cons
         res->trace_ns = trace_ns;
         res->trace_id = tbt_arena_strdup(rr->arena, trace_hex);
         res->span_extent_ns = span_extent(t, trace_id);
-        keep_view(t, ro, rr, res);
+        if (ro) {
+            tbt_trace_view_limits lim = {.max_bytes = ro->view_max_bytes};
+            bool view = ro->trace_view && !(ro->view_on_failure && res->status == TBT_TEST_PASSED);
+            tbt_result_keep_trace(t, ro->analyzer, view ? &lim : NULL, rr, res);
+        }
     }
     last_timing.verdict_ns = tbt_now_mono_ns();
     goto out;

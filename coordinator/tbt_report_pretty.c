@@ -9,7 +9,6 @@
  */
 #include "tbt_report.h"
 
-#include <inttypes.h>
 #include <string.h>
 
 #include "tbt_analyzer.h"

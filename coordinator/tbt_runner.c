@@ -68,17 +68,7 @@ static void run_test(const tbt_trace_source *src, tbt_plan *plan, tbt_vars *vars
     }
     /* acquire may have set completion/timings; evaluation fills the rest */
     tbt_plan_evaluate(plan, t, vars, rr, res);
-    if (src->analyzer && tbt_analyzer_config_enabled(src->analyzer)) {
-        tbt_lint_result *lr = tbt_arena_calloc(rr->arena, 1, sizeof(*lr));
-        if (tbt_analyzer_run(src->analyzer, t, rr->arena, lr) == 0)
-            res->lint = lr;
-    }
-    if (src->want_view) {
-        tbt_buf view = TBT_BUF_INIT;
-        tbt_trace_view_json(t, res, &src->view_limits, &view);
-        res->trace_view = tbt_arena_memdup(rr->arena, tbt_buf_cstr(&view), view.len + 1);
-        tbt_buf_free(&view);
-    }
+    tbt_result_keep_trace(t, src->analyzer, src->want_view ? &src->view_limits : NULL, rr, res);
     if (src->release)
         src->release(src->ud, t);
 }

@@ -23,6 +23,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "tbt_analyzer.h"
+
 enum {
     VF_ASSERTED = 1,     /* an assertion selected the span */
     VF_FAILED = 2,       /* an assertion failed on it */
@@ -445,4 +447,20 @@ int tbt_trace_view_json(tbt_trace *t, const tbt_test_result *res, const tbt_trac
     tbt_buf_free(&v.scratch);
     tbt_buf_free(&v.text);
     return 0;
+}
+
+void tbt_result_keep_trace(tbt_trace *t, const struct tbt_analyzer_config *analyzer,
+                           const tbt_trace_view_limits *view_limits, tbt_run_result *rr, tbt_test_result *res)
+{
+    if (analyzer && tbt_analyzer_config_enabled(analyzer)) {
+        tbt_lint_result *lr = tbt_arena_calloc(rr->arena, 1, sizeof(*lr));
+        if (tbt_analyzer_run(analyzer, t, rr->arena, lr) == 0)
+            res->lint = lr;
+    }
+    if (view_limits) {
+        tbt_buf b = TBT_BUF_INIT;
+        tbt_trace_view_json(t, res, view_limits, &b);
+        res->trace_view = tbt_arena_memdup(rr->arena, tbt_buf_cstr(&b), b.len + 1);
+        tbt_buf_free(&b);
+    }
 }

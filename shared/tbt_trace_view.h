@@ -36,4 +36,12 @@ typedef struct tbt_trace_view_limits {
  * is written whole even past it. Returns 0. */
 int tbt_trace_view_json(tbt_trace *t, const tbt_test_result *res, const tbt_trace_view_limits *limits, tbt_buf *out);
 
+/* What a run keeps of its evaluated trace t for the reports, in rr's arena:
+ * the analyzer's verdict (res->lint; analyzer NULL or disabled: none) and
+ * the view (res->trace_view; view_limits NULL: none). Shared by `tbt eval`'s runner
+ * and the agent. */
+struct tbt_analyzer_config;
+void tbt_result_keep_trace(tbt_trace *t, const struct tbt_analyzer_config *analyzer,
+                           const tbt_trace_view_limits *view_limits, tbt_run_result *rr, tbt_test_result *res);
+
 #endif
