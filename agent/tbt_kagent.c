@@ -109,27 +109,13 @@ tbt_kagent_opts tbt_kagent_default_opts(void)
 
 void tbt_kagent_log(const tbt_kagent *k, tbt_log_level level, const char *fmt, ...)
 {
-    if (!tbt_log_enabled(&k->log, level))
-        return;
     va_list ap;
     va_start(ap, fmt);
-    char *msg = tbt_xvasprintf(fmt, ap);
+    tbt_vlogf(&k->log, level, fmt, ap);
     va_end(ap);
-    tbt_log_write(&k->log, level, msg);
-    free(msg);
 }
 
-static void klog(const tbt_kagent *k, tbt_log_level level, const char *fmt, ...)
-{
-    if (!tbt_log_enabled(&k->log, level))
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    char *msg = tbt_xvasprintf(fmt, ap);
-    va_end(ap);
-    tbt_log_write(&k->log, level, msg);
-    free(msg);
-}
+#define klog tbt_kagent_log
 
 /* ---- offsets: the contiguous prefix of finished jobs per partition --------- */
 static ptrack *track_of(tbt_kagent *k, int32_t partition, bool create)

@@ -119,10 +119,8 @@ static void clog_(const coord *c, tbt_log_level level, const char *fmt, ...)
                     .n_fields = 2};
     va_list ap;
     va_start(ap, fmt);
-    char *msg = tbt_xvasprintf(fmt, ap);
+    tbt_vlogf(&l, level, fmt, ap);
     va_end(ap);
-    tbt_log_write(&l, level, msg);
-    free(msg);
 }
 
 /* ---- liveness: heartbeats on tbt.agents ----------------------------------------- */

@@ -194,14 +194,19 @@ void tbt_log_write(const tbt_logger *l, tbt_log_level lv, const char *msg)
     tbt_buf_free(&red);
 }
 
-void tbt_logf(const tbt_logger *l, tbt_log_level lv, const char *fmt, ...)
+void tbt_vlogf(const tbt_logger *l, tbt_log_level lv, const char *fmt, va_list ap)
 {
     if (!tbt_log_enabled(l, lv))
         return;
-    va_list ap;
-    va_start(ap, fmt);
     char *msg = tbt_xvasprintf(fmt, ap);
-    va_end(ap);
     tbt_log_write(l, lv, msg);
     free(msg);
+}
+
+void tbt_logf(const tbt_logger *l, tbt_log_level lv, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    tbt_vlogf(l, lv, fmt, ap);
+    va_end(ap);
 }

@@ -17,6 +17,7 @@
 #ifndef TBT_LOG_H
 #define TBT_LOG_H
 
+#include <stdarg.h>
 #include <stdio.h>
 
 #include "tbt_common.h"
@@ -50,6 +51,7 @@ static inline bool tbt_log_enabled(const tbt_logger *l, tbt_log_level lv)
 /* Write one line (msg redacted, one trailing newline). */
 void tbt_log_write(const tbt_logger *l, tbt_log_level lv, const char *msg);
 void tbt_logf(const tbt_logger *l, tbt_log_level lv, const char *fmt, ...) TBT_PRINTF(3, 4);
+void tbt_vlogf(const tbt_logger *l, tbt_log_level lv, const char *fmt, va_list ap);
 
 /* The redaction tbt_log_write applies, appended to out. */
 void tbt_log_redact(const char *s, tbt_buf *out);
