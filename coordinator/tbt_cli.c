@@ -412,6 +412,16 @@ int tbt_common_exec(const tbt_common_opts *o, const struct tbt_trace_source *src
     return tbt_common_exec_with(o, run_source, (void *)src);
 }
 
+int tbt_cli_write_report(const char *path, const tbt_buf *report)
+{
+    tbt_error err = TBT_ERROR_INIT;
+    int rc = tbt_write_file(path, report->data ? report->data : "", report->len, &err);
+    if (rc)
+        tbt_cli_print_error(&err);
+    tbt_error_clear(&err);
+    return rc ? TBT_EXIT_ERROR : 0;
+}
+
 int tbt_common_report(const tbt_common_opts *o, const tbt_run_result *rr)
 {
     tbt_buf out = TBT_BUF_INIT;
@@ -425,24 +435,16 @@ int tbt_common_report(const tbt_common_opts *o, const tbt_run_result *rr)
     fflush(stdout);
     int code = tbt_runner_exit_code(rr);
     if (o->junit) {
-        tbt_error err = TBT_ERROR_INIT;
         tbt_buf_reset(&out);
         tbt_report_junit(rr, &out);
-        if (tbt_write_file(o->junit, tbt_buf_cstr(&out), out.len, &err) != 0) {
-            tbt_cli_print_error(&err);
+        if (tbt_cli_write_report(o->junit, &out))
             code = TBT_EXIT_ERROR;
-        }
-        tbt_error_clear(&err);
     }
     if (o->report) {
-        tbt_error err = TBT_ERROR_INIT;
         tbt_buf_reset(&out);
         tbt_report_html(rr, NULL, NULL, 0, &out);
-        if (tbt_write_file(o->report, tbt_buf_cstr(&out), out.len, &err) != 0) {
-            tbt_cli_print_error(&err);
+        if (tbt_cli_write_report(o->report, &out))
             code = TBT_EXIT_ERROR;
-        }
-        tbt_error_clear(&err);
     }
     tbt_buf_free(&out);
     return code;

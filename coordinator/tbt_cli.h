@@ -136,6 +136,10 @@ struct tbt_agent_opts;
  * allocated bind address (freed and replaced). 0, or -1 after printing. */
 int tbt_cli_listen(const char *prog, bool http, const char *arg, struct tbt_agent_opts *ao, char **host);
 
+/* Write a report file (--junit, --report): 0, or TBT_EXIT_ERROR after
+ * printing why it could not be written. */
+int tbt_cli_write_report(const char *path, const tbt_buf *report);
+
 /* Print rr as -o asks, write --junit and --report; the exit code. */
 int tbt_common_report(const tbt_common_opts *o, const tbt_run_result *rr);
 

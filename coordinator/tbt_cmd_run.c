@@ -151,24 +151,16 @@ static int report_campaign(const run_ctx *x, const tbt_campaign_result *camp, co
     fflush(stdout);
     int code = tbt_campaign_exit_code(camp, x->th, x->n_th);
     if (x->co->report) {
-        tbt_error err = TBT_ERROR_INIT;
         tbt_buf_reset(&out);
         tbt_report_html(examples && examples->n_tests ? examples : NULL, camp, x->th, x->n_th, &out);
-        if (tbt_write_file(x->co->report, tbt_buf_cstr(&out), out.len, &err) != 0) {
-            tbt_cli_print_error(&err);
+        if (tbt_cli_write_report(x->co->report, &out))
             code = TBT_EXIT_ERROR;
-        }
-        tbt_error_clear(&err);
     }
     if (x->co->junit) {
-        tbt_error err = TBT_ERROR_INIT;
         tbt_buf_reset(&out);
         tbt_report_campaign_junit(camp, x->th, x->n_th, &out);
-        if (tbt_write_file(x->co->junit, tbt_buf_cstr(&out), out.len, &err) != 0) {
-            tbt_cli_print_error(&err);
+        if (tbt_cli_write_report(x->co->junit, &out))
             code = TBT_EXIT_ERROR;
-        }
-        tbt_error_clear(&err);
     }
     tbt_buf_free(&out);
     return code == 0 ? TBT_EXEC_OK : code;
