@@ -116,6 +116,28 @@ static void load_units(cluster *c, const char *yaml)
     tbt_vars_set(c->vars, "SUT", url);
 }
 
+/* The environment's one agent (solo), with Kafka settings conf;
+ * concurrency 0: the agent's default. */
+static void start_agent(cluster *c, const tbt_kconf *conf, unsigned concurrency)
+{
+    tbt_error err = TBT_ERROR_INIT;
+    tbt_agent_opts ao = tbt_agent_default_opts();
+    ao.http_opts.port = 0;
+    ao.grpc_opts.port = 0;
+    ck_assert_msg(tbt_agent_start(&ao, &c->agent, &err) == 0, "%s", err.msg);
+    tbt_kagent_opts ko = tbt_kagent_default_opts();
+    ko.brokers = c->bootstrap;
+    ko.environment = "t";
+    ko.conf = conf;
+    if (concurrency)
+        ko.concurrency = concurrency;
+    ko.solo = true;
+    ko.log_level = TBT_LOG_ERROR;
+    ko.heartbeat_ms = 500;
+    ko.agent_id = "test-agent";
+    ck_assert_msg(tbt_kagent_start(c->agent, &ko, &c->kagent, &err) == 0, "%s", err.msg);
+}
+
 static void start(cluster *c, const char *yaml, bool with_agent)
 {
     memset(c, 0, sizeof(*c));
@@ -134,22 +156,8 @@ static void start(cluster *c, const char *yaml, bool with_agent)
     ck_assert(tbt_kconf_add(&c->conf, "fetch.wait.max.ms=5", &err) == 0);
     ck_assert(tbt_kconf_add(&c->conf, "log_level=0", &err) == 0);
     load_units(c, yaml);
-    if (!with_agent)
-        return;
-    tbt_agent_opts ao = tbt_agent_default_opts();
-    ao.http_opts.port = 0;
-    ao.grpc_opts.port = 0;
-    ck_assert_msg(tbt_agent_start(&ao, &c->agent, &err) == 0, "%s", err.msg);
-    tbt_kagent_opts ko = tbt_kagent_default_opts();
-    ko.brokers = c->bootstrap;
-    ko.environment = "t";
-    ko.conf = &c->conf;
-    ko.concurrency = 8;
-    ko.solo = true;
-    ko.log_level = TBT_LOG_ERROR;
-    ko.heartbeat_ms = 500;
-    ko.agent_id = "test-agent";
-    ck_assert_msg(tbt_kagent_start(c->agent, &ko, &c->kagent, &err) == 0, "%s", err.msg);
+    if (with_agent)
+        start_agent(c, &c->conf, 8);
 }
 
 static void stop(cluster *c)
@@ -398,19 +406,7 @@ START_TEST(views_and_lint_travel_and_shrink)
     /* the agent's (and coordinator's) producer takes records of 6000 bytes */
     start(&c, big, false);
     ck_assert(tbt_kconf_add(&c.conf, "message.max.bytes=6000", &err) == 0);
-    tbt_agent_opts ao = tbt_agent_default_opts();
-    ao.http_opts.port = 0;
-    ao.grpc_opts.port = 0;
-    ck_assert_msg(tbt_agent_start(&ao, &c.agent, &err) == 0, "%s", err.msg);
-    tbt_kagent_opts ko = tbt_kagent_default_opts();
-    ko.brokers = c.bootstrap;
-    ko.environment = "t";
-    ko.conf = &c.conf;
-    ko.solo = true;
-    ko.log_level = TBT_LOG_ERROR;
-    ko.heartbeat_ms = 500;
-    ko.agent_id = "test-agent";
-    ck_assert_msg(tbt_kagent_start(c.agent, &ko, &c.kagent, &err) == 0, "%s", err.msg);
+    start_agent(&c, &c.conf, 0);
 
     /* small: view and verdict arrive */
     tbt_vars_set(c.vars, "N", "100");
@@ -468,19 +464,7 @@ START_TEST(unproducible_result_is_let_go)
         free(kv);
     }
     ck_assert(tbt_kconf_add(&small, "message.max.bytes=1000", &err) == 0);
-    tbt_agent_opts ao = tbt_agent_default_opts();
-    ao.http_opts.port = 0;
-    ao.grpc_opts.port = 0;
-    ck_assert_msg(tbt_agent_start(&ao, &c.agent, &err) == 0, "%s", err.msg);
-    tbt_kagent_opts ko = tbt_kagent_default_opts();
-    ko.brokers = c.bootstrap;
-    ko.environment = "t";
-    ko.conf = &small;
-    ko.solo = true;
-    ko.log_level = TBT_LOG_ERROR;
-    ko.heartbeat_ms = 500;
-    ko.agent_id = "test-agent";
-    ck_assert_msg(tbt_kagent_start(c.agent, &ko, &c.kagent, &err) == 0, "%s", err.msg);
+    start_agent(&c, &small, 0);
     tbt_coord_opts o = copts(&c);
     o.job_timeout_ns = 3ull * 1000000000ull;
     tbt_run_result *rr = tbt_run_result_new();
