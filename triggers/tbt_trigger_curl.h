@@ -19,13 +19,12 @@
 
 #include <curl/curl.h>
 
-typedef enum tbt_curl_slot { TBT_CURL_HTTP, TBT_CURL_SLOTS } tbt_curl_slot;
-
 /* curl_global_init, once per process. */
 void tbt_trigger_curl_init(void);
 
-/* This thread's handle for slot, freshly reset (curl_global_init done). */
-CURL *tbt_trigger_curl(tbt_curl_slot slot);
+/* This thread's handle for the http trigger, freshly reset
+ * (curl_global_init done); NULL when out of memory. */
+CURL *tbt_trigger_curl(void);
 /* Done with it: every option is reset (no header, body, credential or
  * buffer of this request stays set); the connections stay cached. */
 void tbt_trigger_curl_release(CURL *h);

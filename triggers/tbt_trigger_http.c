@@ -254,7 +254,7 @@ static int http_fire(const void *p, const tbt_trigger_ctx *ctx, tbt_trigger_resp
     if (body && !has_ct && (body[0] == '{' || body[0] == '['))
         hl = curl_slist_append(hl, "Content-Type: application/json");
     hl = curl_slist_append(hl, "Expect:");
-    h = tbt_trigger_curl(TBT_CURL_HTTP);
+    h = tbt_trigger_curl();
     if (!h) {
         rc = tbt_error_set(err, -ENOMEM, "http trigger: out of memory");
         goto out;
