@@ -412,6 +412,33 @@ int tbt_common_exec(const tbt_common_opts *o, const struct tbt_trace_source *src
     return tbt_common_exec_with(o, run_source, (void *)src);
 }
 
+int tbt_cli_log_format(const char *prog, const char *arg, tbt_log_format *out)
+{
+    if (tbt_log_parse_format(arg, out) == 0)
+        return 0;
+    fprintf(stderr, "%s: --log-format takes text, logfmt or json, got '%s'\n", prog, arg);
+    return -1;
+}
+
+int tbt_cli_log_level(const char *prog, const char *arg, tbt_log_level *out)
+{
+    if (tbt_log_parse_level(arg, out) == 0)
+        return 0;
+    fprintf(stderr, "%s: --log-level takes error, warn, info or debug, got '%s'\n", prog, arg);
+    return -1;
+}
+
+int tbt_cli_metrics(const char *prog, const char *arg, bool *on, struct tbt_receiver_opts *at, char **host)
+{
+    free(*host);
+    *host = NULL;
+    at->bind_addr = NULL;
+    if (tbt_parse_listen(arg, on, at, host) == 0)
+        return 0;
+    fprintf(stderr, "%s: --metrics takes ADDR:PORT, PORT or off, got '%s'\n", prog, arg);
+    return -1;
+}
+
 int tbt_cli_write_report(const char *path, const tbt_buf *report)
 {
     tbt_error err = TBT_ERROR_INIT;

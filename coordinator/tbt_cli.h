@@ -6,6 +6,7 @@
 #ifndef TBT_CLI_H
 #define TBT_CLI_H
 
+#include "tbt_log.h"
 #include "tbt_model.h"
 #include "tbt_result.h"
 #include "tbt_vars.h"
@@ -131,6 +132,13 @@ int tbt_common_exec_with(const tbt_common_opts *o, tbt_exec_fn fn, void *ud);
 /* A positive duration option ("500ms", "2s"): 0, or -1 after printing
  * "PROG: --OPT takes a duration ..." to stderr. */
 int tbt_cli_duration(const char *prog, const char *opt, const char *arg, uint64_t *ns);
+/* --log-format, --log-level and --metrics, shared by `tbt run` and `tbt
+ * agent`: 0, or -1 after printing "PROG: --OPT takes ..., got 'ARG'". For
+ * --metrics, *host holds the allocated bind address (freed and replaced). */
+int tbt_cli_log_format(const char *prog, const char *arg, tbt_log_format *out);
+int tbt_cli_log_level(const char *prog, const char *arg, tbt_log_level *out);
+struct tbt_receiver_opts;
+int tbt_cli_metrics(const char *prog, const char *arg, bool *on, struct tbt_receiver_opts *at, char **host);
 struct tbt_agent_opts;
 /* --otlp-http / --otlp-grpc (http selects which) into ao; *host holds the
  * allocated bind address (freed and replaced). 0, or -1 after printing. */

@@ -186,25 +186,16 @@ int tbt_cmd_agent(int argc, char **argv)
             ko.log_level = TBT_LOG_ERROR;
             break;
         case O_LOG_FORMAT:
-            if (tbt_log_parse_format(arg, &ko.log_format) != 0) {
-                fprintf(stderr, "tbt agent: --log-format takes text, logfmt or json, got '%s'\n", arg);
+            if (tbt_cli_log_format("tbt agent", arg, &ko.log_format) != 0)
                 goto out;
-            }
             break;
         case O_METRICS:
-            free(metrics_host);
-            metrics_host = NULL;
-            metrics_at.bind_addr = NULL;
-            if (tbt_parse_listen(arg, &metrics_on, &metrics_at, &metrics_host) != 0) {
-                fprintf(stderr, "tbt agent: --metrics takes ADDR:PORT, PORT or off, got '%s'\n", arg);
+            if (tbt_cli_metrics("tbt agent", arg, &metrics_on, &metrics_at, &metrics_host) != 0)
                 goto out;
-            }
             break;
         case O_LOG_LEVEL:
-            if (tbt_log_parse_level(arg, &ko.log_level) != 0) {
-                fprintf(stderr, "tbt agent: --log-level takes error, warn, info or debug, got '%s'\n", arg);
+            if (tbt_cli_log_level("tbt agent", arg, &ko.log_level) != 0)
                 goto out;
-            }
             break;
         case O_VARS:
             if (tbt_cli_load_varsets(arg, vars, &err) != 0) {

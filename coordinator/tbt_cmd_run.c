@@ -534,25 +534,16 @@ int tbt_cmd_run(int argc, char **argv)
                 goto out;
             break;
         case O_LOG_FORMAT:
-            if (tbt_log_parse_format(arg, &x.copts.log_format) != 0) {
-                fprintf(stderr, "tbt run: --log-format takes text, logfmt or json, got '%s'\n", arg);
+            if (tbt_cli_log_format("tbt run", arg, &x.copts.log_format) != 0)
                 goto out;
-            }
             break;
         case O_METRICS:
-            free(metrics_host);
-            metrics_host = NULL;
-            metrics_at.bind_addr = NULL;
-            if (tbt_parse_listen(arg, &metrics_on, &metrics_at, &metrics_host) != 0) {
-                fprintf(stderr, "tbt run: --metrics takes ADDR:PORT, PORT or off, got '%s'\n", arg);
+            if (tbt_cli_metrics("tbt run", arg, &metrics_on, &metrics_at, &metrics_host) != 0)
                 goto out;
-            }
             break;
         case O_LOG_LEVEL:
-            if (tbt_log_parse_level(arg, &x.copts.log_level) != 0) {
-                fprintf(stderr, "tbt run: --log-level takes error, warn, info or debug, got '%s'\n", arg);
+            if (tbt_cli_log_level("tbt run", arg, &x.copts.log_level) != 0)
                 goto out;
-            }
             log_level_set = true;
             break;
         case O_PROGRESS:
